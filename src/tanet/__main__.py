@@ -1,0 +1,5 @@
+import sys
+
+from tanet.cli import main
+
+sys.exit(main())
