@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "flops": ("tanet.analysis.flops", "count parameters and GFLOPs (multiply-adds) of a model"),
     "models": ("tanet.models.registry", "list the registered models"),
+    "synth": ("tanet.data.synthetic", "generate the built-in synthetic motion / appearance video sets"),
 }
 
 
