@@ -1,0 +1,143 @@
+"""Process-group helpers for runs launched with ``torchrun`` (one node or many).
+
+``torchrun --nproc_per_node N [--nnodes M --node_rank R --rdzv_endpoint HOST:PORT]
+-m tanet train ...`` sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; :func:`init_distributed`
+reads them. Without them the run is a single process and every helper is a no-op.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def env_dist_info() -> DistInfo:
+    """Rank information from the ``torchrun`` environment variables (defaults: 1 process)."""
+    return DistInfo(
+        rank=int(os.environ.get("RANK", 0)),
+        world_size=int(os.environ.get("WORLD_SIZE", 1)),
+        local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+    )
+
+
+def init_distributed(device: torch.device, backend: str = "auto",
+                     timeout_minutes: float = 30.0) -> DistInfo:
+    """Join the process group described by the environment (if any) and return the ranks."""
+    info = env_dist_info()
+    if not info.enabled:
+        return info
+    if dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), info.local_rank)
+    if backend == "auto":
+        backend = "nccl" if device.type == "cuda" else "gloo"
+    kwargs = {}
+    if backend == "nccl":
+        kwargs["device_id"] = device
+    dist.init_process_group(backend=backend, timeout=timedelta(minutes=timeout_minutes),
+                            **kwargs)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), info.local_rank)
+
+
+def cleanup_distributed() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def select_device(spec: str, info: DistInfo) -> torch.device:
+    """``auto`` picks CUDA (the local rank's GPU) when available, else CPU."""
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {spec!r} requested but CUDA is not available")
+        if device.index is None:
+            device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    return device
+
+
+class ShardSampler(torch.utils.data.Sampler):
+    """Evaluation sampler: process ``rank`` takes indices ``rank, rank + world, ...``.
+
+    Unlike ``DistributedSampler`` it never pads with repeated samples, so metrics summed
+    over processes count every video exactly once.
+    """
+
+    def __init__(self, length: int, rank: int = 0, world_size: int = 1):
+        self.length, self.rank, self.world_size = length, rank, world_size
+
+    def __iter__(self):
+        return iter(range(self.rank, self.length, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.length, self.world_size))
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum a tensor over all processes (in place); identity in a single process."""
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate a (variable-length) first dimension across processes, in rank order."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return tensor
+    world = dist.get_world_size()
+    length = torch.tensor([tensor.shape[0]], device=tensor.device)
+    lengths = [torch.zeros_like(length) for _ in range(world)]
+    dist.all_gather(lengths, length)
+    longest = int(max(l.item() for l in lengths))
+    padded = torch.zeros((longest, *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
+    padded[: tensor.shape[0]] = tensor
+    gathered = [torch.zeros_like(padded) for _ in range(world)]
+    dist.all_gather(gathered, padded)
+    return torch.cat([g[: int(l.item())] for g, l in zip(gathered, lengths)])
+
+
+def broadcast_object(obj: object, src: int = 0) -> object:
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=src)
+    return holder[0]
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def reduce_flag(flag: bool, device: Optional[torch.device] = None) -> bool:
+    """True on every rank if it is true on any rank (e.g. a NaN loss seen by one process)."""
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    return bool(all_reduce_sum(value).item() > 0)
+
+
+__all__ = [
+    "DistInfo", "ShardSampler", "env_dist_info", "init_distributed", "cleanup_distributed", "select_device",
+    "all_reduce_sum", "all_gather_cat", "broadcast_object", "barrier", "reduce_flag",
+]
