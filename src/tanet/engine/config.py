@@ -46,12 +46,13 @@ class DataConfig:
     root: str = ""
     class_names: Optional[str] = None  # text file, one class name per line
     sampling: str = "segment"  # "segment" (TSN) or "dense" (Kinetics recipe)
+    dense_interval: Optional[int] = None  # dense sampling stride; None: 64 // num_segments
     size: int = 224
     scale_size: int = 256
     flip: Union[bool, str] = True  # True, False, or "swap" (flip with left/right label swap)
     val_protocol: str = "efficient"  # evaluation after each epoch: efficient|accurate|dense
     backend: Optional[str] = None  # video reader backend (None: automatic)
-    frames: bool = False  # lists point at folders of extracted JPEG frames
+    frames: Optional[bool] = None  # list lines are frame folders (None: decide per line)
     frame_template: str = "img_{:05d}.jpg"
     strict: bool = False  # raise on an unreadable video instead of skipping it
     batch_size: int = 8  # clips per process and step

@@ -88,7 +88,7 @@ def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
 def resolve_class_names(config: TrainConfig) -> Optional[list[str]]:
     if not config.data.class_names:
         return None
-    from tanet.data import read_class_names
+    from tanet.data.lists import read_class_names
 
     return list(read_class_names(config.data.class_names))
 
@@ -108,33 +108,47 @@ def resolve_num_classes(config: TrainConfig, class_names: Optional[Sequence[str]
 
 def build_datasets(config: TrainConfig, class_names: Optional[Sequence[str]]):
     """Train and validation datasets from the data section (validation may be None)."""
-    from tanet.data import build_test_dataset, build_train_dataset
+    from tanet.data.dataset import build_test_dataset, build_train_dataset
 
     d = config.data
     if not d.train_list:
         raise ConfigError("data.train_list is not set (--train-list)")
-    common = dict(num_segments=config.model.num_segments, sampling=d.sampling, backend=d.backend,
-                  strict=d.strict, frames=d.frames, frame_template=d.frame_template)
+    common = data_kwargs(config)
+    common["num_classes"] = resolve_num_classes(config, class_names)
     if d.flip == "swap" and class_names is None:
         raise ConfigError("data.flip='swap' needs data.class_names to find left/right classes")
-    train_set = build_train_dataset(d.train_list, d.root, size=d.size, flip=d.flip,
+    train_set = build_train_dataset(d.train_list, d.root or None, size=d.size,
+                                    scale_size=d.scale_size, flip=d.flip,
                                     class_names=class_names, seed=config.runtime.seed, **common)
     val_set = None
     if d.val_list:
-        val_set = build_test_dataset(d.val_list, d.root, protocol=d.val_protocol, size=d.size,
+        val_set = build_test_dataset(d.val_list, d.root or None, protocol=d.val_protocol, size=d.size,
                                      scale_size=d.scale_size, **common)
     return train_set, val_set
 
 
+def data_kwargs(config: TrainConfig) -> dict:
+    """Dataset-builder arguments shared by training, testing and prediction."""
+    d = config.data
+    return dict(num_segments=config.model.num_segments, sampling=d.sampling,
+                dense_interval=d.dense_interval or max(1, 64 // config.model.num_segments),
+                backend=d.backend, strict=d.strict, frames=d.frames,
+                frame_template=d.frame_template)
+
+
 def _collate():
-    from tanet.data import collate_videos
+    from tanet.data.dataset import collate_videos
 
     return collate_videos
 
 
 def _seed_worker(worker_id: int) -> None:
     # Each worker's global generators derive from the loader's base seed (itself drawn
-    # from the checkpointed torch RNG); data augmentation is seeded by the dataset itself.
+    # from the checkpointed torch RNG); data augmentation is seeded by the dataset itself
+    # from (seed, epoch, index). One compute thread per worker.
+    from tanet.data.dataset import worker_init_fn
+
+    worker_init_fn(worker_id)
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)

@@ -1,0 +1,1 @@
+"""Command-line front ends of the engine: ``tanet train``, ``tanet test``, ``tanet predict``."""

@@ -1,0 +1,111 @@
+"""``tanet train [RECIPE.yaml] [flags] [--set section.key=value ...]``.
+
+Precedence: defaults < recipe < flags < ``--set``. Multi-GPU / multi-node::
+
+    torchrun --nproc_per_node 8 -m tanet train configs/tanet_r50_k400_8x.yaml --root ...
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+# flag -> (config key, type, help)
+FLAGS = {
+    "--model": ("model.name", str, "model name (see `tanet models`)"),
+    "--num-classes": ("model.num_classes", int, "number of classes"),
+    "--segments": ("model.num_segments", int, "frames per clip (T)"),
+    "--pretrained": ("model.pretrained", str, "torchvision-format ImageNet ResNet state dict"),
+    "--train-list": ("data.train_list", str, "training list file (`path label` lines)"),
+    "--val-list": ("data.val_list", str, "validation list file"),
+    "--root": ("data.root", str, "folder the list paths are relative to"),
+    "--class-names": ("data.class_names", str, "file with one class name per line"),
+    "--size": ("data.size", int, "crop size in pixels"),
+    "--batch-size": ("data.batch_size", int, "clips per process and step"),
+    "--workers": ("data.num_workers", int, "data-loading worker processes per process"),
+    "--lr": ("optim.lr", float, "learning rate at optim.base_batch_size"),
+    "--epochs": ("schedule.epochs", int, "number of epochs"),
+    "--out": ("runtime.out", str, "run folder (config.yaml, last.pt, best.pt, log.jsonl)"),
+    "--resume": ("runtime.resume", str, "checkpoint to resume from, or 'auto' (out/last.pt)"),
+    "--seed": ("runtime.seed", int, "random seed"),
+    "--device": ("runtime.device", str, "auto, cpu, cuda, cuda:N"),
+    "--amp": ("runtime.amp", str, "mixed precision: none, bf16 (CPU/GPU), fp16 (GPU)"),
+}
+SWITCHES = {
+    "--channels-last": ("runtime.channels_last", "channels_last memory format"),
+    "--compile": ("runtime.compile", "torch.compile the model"),
+    "--sync-bn": ("runtime.sync_bn", "SyncBatchNorm across processes (GPU)"),
+    "--partial-bn": ("optim.partial_bn", "freeze all BatchNorm2d but the first"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", nargs="?", help="YAML recipe (see configs/); defaults if omitted")
+    for flag, (key, kind, help_text) in FLAGS.items():
+        parser.add_argument(flag, type=kind, default=None, metavar=key.split(".")[1].upper(),
+                            help=f"{help_text} [{key}]")
+    for flag, (key, help_text) in SWITCHES.items():
+        parser.add_argument(flag, action="store_true", default=None, help=f"{help_text} [{key}]")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--set", dest="overrides", action="append", nargs="+", default=[],
+                        metavar="KEY=VALUE", help="override any config key, e.g. --set "
+                        "optim.lr=0.02 schedule.milestones=[30,40,45] (values are YAML)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config and exit")
+    parser.add_argument("--list-keys", action="store_true", help="list every config key and exit")
+
+
+def overrides_from_args(args: argparse.Namespace) -> list[str]:
+    """Flags first, then ``--set`` items (so ``--set`` wins)."""
+    items = []
+    for flag, (key, _, _) in FLAGS.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            items.append(f"{key}={value}" if not isinstance(value, str) else f"{key}={_quote(value)}")
+    for flag, (key, _) in SWITCHES.items():
+        if getattr(args, flag[2:].replace("-", "_")):
+            items.append(f"{key}=true")
+    if args.no_progress:
+        items.append("runtime.progress=false")
+    for group in args.overrides:
+        items.extend(group)
+    return items
+
+
+def _quote(text: str) -> str:
+    # Paths and names stay strings even if they look like YAML numbers or booleans.
+    return "'" + text.replace("'", "''") + "'"
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tanet.engine.checkpoint import CheckpointError
+    from tanet.engine.config import ConfigError, load_config, valid_keys
+    from tanet.engine.training import NonFiniteLossError, train
+
+    if args.list_keys:
+        print("\n".join(valid_keys()))
+        return 0
+    try:
+        config = load_config(args.recipe, overrides_from_args(args))
+    except ConfigError as error:
+        print(f"tanet train: error: {error}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+        return 0
+    try:
+        result = train(config)
+    except (ConfigError, CheckpointError) as error:
+        print(f"tanet train: error: {error}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as error:
+        print(f"tanet train: stopped: {error}", file=sys.stderr)
+        return 1
+    from tanet.engine.distributed import env_dist_info
+
+    if env_dist_info().is_main:
+        best = f"{result.best_top1:.2f}%" if result.best_top1 is not None else "n/a"
+        print(f"done: {result.out_dir} (best val top-1 {best}; last {result.last_checkpoint.name}, "
+              f"best {result.best_checkpoint.name})")
+    return 0
