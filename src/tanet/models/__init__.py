@@ -1,1 +1,32 @@
+from .recognizer import VideoRecognizer
+from .registry import create_model, is_model, list_models, register_model
+from .resnet import (
+    BasicBlock,
+    Bottleneck,
+    PretrainedMismatchError,
+    ResNet,
+    TemporalSpec,
+    load_pretrained_2d,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+)
 
+__all__ = [
+    "VideoRecognizer",
+    "create_model",
+    "is_model",
+    "list_models",
+    "register_model",
+    "BasicBlock",
+    "Bottleneck",
+    "PretrainedMismatchError",
+    "ResNet",
+    "TemporalSpec",
+    "load_pretrained_2d",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+]

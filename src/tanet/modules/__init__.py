@@ -1,1 +1,14 @@
+from .tam import TAM, TAMCapture, TAMRecord, adaptive_temporal_conv, adaptive_temporal_conv_reference, temporal_mixing_matrix
+from .temporal import InflatedConv, TemporalShift, temporal_shift
 
+__all__ = [
+    "TAM",
+    "TAMCapture",
+    "TAMRecord",
+    "adaptive_temporal_conv",
+    "adaptive_temporal_conv_reference",
+    "temporal_mixing_matrix",
+    "InflatedConv",
+    "TemporalShift",
+    "temporal_shift",
+]

@@ -1,0 +1,497 @@
+"""ResNet-18/34/50/101 with temporal insertion points: TANet, TSN, TSM and I3D 3×1×1 backbones.
+
+Order (as timm): temporal spec, blocks, the ResNet class, the builders, then one short registered
+function per variant. State-dict keys are torchvision's (``conv1``, ``bn1``, ``layerS.B.conv1`` …,
+``layerS.B.downsample.0/1``, ``fc``), so an ImageNet checkpoint from torchvision or timm loads with
+``strict=True`` into :func:`resnet50` and friends, and into the 2D part of every video model
+(:func:`load_pretrained_2d`). Temporal modules add keys of their own (``layerS.B.tam.*``); I3D's
+inflated conv keeps the key ``conv1.weight`` with a 5D shape.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from tanet.modules.tam import TAM, Branches
+from tanet.modules.temporal import InflatedConv, TemporalShift
+
+from .recognizer import VideoRecognizer
+from .registry import register_model
+
+TemporalKind = Literal["none", "tam", "shift", "inflate"]
+TAMPosition = Literal["a", "b", "c", "d"]
+
+__all__ = [
+    "TemporalSpec",
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "load_pretrained_2d",
+    "PretrainedMismatchError",
+]
+
+
+@dataclass(frozen=True)
+class TemporalSpec:
+    """What temporal modelling a block gets, and where."""
+
+    kind: TemporalKind = "none"
+    num_segments: int = 8
+    tam_position: TAMPosition = "b"
+    tam_alpha: int = 2
+    tam_beta: int = 4
+    tam_kernel_size: int = 3
+    tam_branches: Branches = "both"
+    shift_fold_div: int = 8
+    inflate_size: int = 3
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("none", "tam", "shift", "inflate"):
+            raise ValueError(f"unknown temporal kind {self.kind!r}")
+        if self.tam_position not in ("a", "b", "c", "d"):
+            raise ValueError(f"tam_position must be one of 'a', 'b', 'c', 'd', got {self.tam_position!r}")
+
+    def make_tam(self, channels: int) -> TAM:
+        return TAM(
+            channels,
+            self.num_segments,
+            alpha=self.tam_alpha,
+            beta=self.tam_beta,
+            kernel_size=self.tam_kernel_size,
+            branches=self.tam_branches,
+        )
+
+
+NO_TEMPORAL = TemporalSpec()
+
+
+def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def _conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+class _TemporalBlockMixin:
+    """The residual branch's temporal hooks shared by both block types."""
+
+    temporal: TemporalSpec
+
+    def _init_temporal(self, temporal: TemporalSpec, channels_at: Mapping[str, int]) -> None:
+        self.temporal = temporal
+        self.tam_position = temporal.tam_position if temporal.kind == "tam" else None
+        if temporal.kind == "tam":
+            if temporal.tam_position not in channels_at:
+                raise ValueError(
+                    f"{type(self).__name__} has no TAM position {temporal.tam_position!r}; "
+                    f"valid: {sorted(channels_at)}"
+                )
+            self.tam = temporal.make_tam(channels_at[temporal.tam_position])
+        if temporal.kind == "shift":
+            self.shift = TemporalShift(temporal.num_segments, temporal.shift_fold_div)
+
+    def _at(self, position: str, x: torch.Tensor) -> torch.Tensor:
+        return self.tam(x) if self.tam_position == position else x
+
+    def _residual_input(self, x: torch.Tensor) -> torch.Tensor:
+        if self.temporal.kind == "shift":
+            x = self.shift(x)
+        return self._at("a", x)
+
+
+class BasicBlock(_TemporalBlockMixin, nn.Module):
+    """ResNet-18/34 block. TAM positions: a (block input), b (after conv1-bn1-relu), d (after conv2-bn2)."""
+
+    expansion = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        temporal: TemporalSpec = NO_TEMPORAL,
+    ) -> None:
+        super().__init__()
+        if temporal.kind == "inflate":
+            self.conv1 = InflatedConv(
+                inplanes, planes, temporal.num_segments, kernel_size=3,
+                temporal_size=temporal.inflate_size, stride=stride, padding=1,
+            )
+        else:
+            self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+        self._init_temporal(temporal, {"a": inplanes, "b": planes, "d": planes})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
+        out = self._at("b", out)
+        out = self._at("d", self.bn2(self.conv2(out)))
+        return self.relu(out + identity)
+
+
+class Bottleneck(_TemporalBlockMixin, nn.Module):
+    """ResNet-50/101 block. TAM positions (the paper's TA-Block styles): a (before conv1),
+    b (after conv1-bn1-relu, the paper's model), c (after conv2-bn2-relu), d (after conv3-bn3)."""
+
+    expansion = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        temporal: TemporalSpec = NO_TEMPORAL,
+    ) -> None:
+        super().__init__()
+        width = planes
+        out_planes = planes * self.expansion
+        if temporal.kind == "inflate":
+            self.conv1 = InflatedConv(inplanes, width, temporal.num_segments, temporal_size=temporal.inflate_size)
+        else:
+            self.conv1 = _conv1x1(inplanes, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = _conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = _conv1x1(width, out_planes)
+        self.bn3 = nn.BatchNorm2d(out_planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+        self._init_temporal(temporal, {"a": inplanes, "b": width, "c": width, "d": out_planes})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
+        out = self._at("b", out)
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self._at("c", out)
+        out = self._at("d", self.bn3(self.conv3(out)))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet (same keys), with a width multiplier and temporal modules per stage.
+
+    Args:
+        block, layers: block type and blocks per stage.
+        num_classes: classifier size; 0 leaves out ``fc`` (a backbone).
+        width: channel multiplier (0.25 gives a ResNet with 16..128 base channels for CPU work).
+        temporal: the temporal spec every block of ``temporal_stages`` (1..4 = layer1..layer4) gets.
+    """
+
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: Sequence[int],
+        num_classes: int = 1000,
+        width: float = 1.0,
+        temporal: TemporalSpec = NO_TEMPORAL,
+        temporal_stages: Sequence[int] = (1, 2, 3, 4),
+    ) -> None:
+        super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
+        unknown_stages = sorted(set(temporal_stages) - {1, 2, 3, 4})
+        if unknown_stages:
+            raise ValueError(f"temporal_stages must be within 1..4, got {list(temporal_stages)}")
+        self.block = block
+        self.layers = tuple(layers)
+        self.width = width
+        self.temporal = temporal
+        self.temporal_stages = tuple(temporal_stages)
+        base = max(int(round(64 * width)), 1)
+        self.inplanes = base
+        self.conv1 = nn.Conv2d(3, base, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        for stage, blocks in enumerate(layers, start=1):
+            stage_temporal = temporal if stage in self.temporal_stages else NO_TEMPORAL
+            stride = 1 if stage == 1 else 2
+            setattr(self, f"layer{stage}", self._make_layer(block, base * 2 ** (stage - 1), blocks, stride, stage_temporal))
+        self.num_features = self.inplanes
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.num_classes = num_classes
+        if num_classes > 0:
+            self.fc = nn.Linear(self.num_features, num_classes)
+        self._init_weights()
+
+    def _make_layer(
+        self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int, temporal: TemporalSpec
+    ) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                _conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
+        layers = [block(self.inplanes, planes, stride, downsample, temporal)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes, temporal=temporal) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        pooled = torch.flatten(self.avgpool(features), 1)
+        return pooled if pre_logits or self.num_classes == 0 else self.fc(pooled)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders
+
+
+_DEPTHS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+}
+
+
+def _resnet(depth: int, **kwargs) -> ResNet:
+    block, layers = _DEPTHS[depth]
+    return ResNet(block, layers, **kwargs)
+
+
+def resnet18(**kwargs) -> ResNet:
+    """Plain 2D ResNet-18 (torchvision keys)."""
+    return _resnet(18, **kwargs)
+
+
+def resnet34(**kwargs) -> ResNet:
+    """Plain 2D ResNet-34 (torchvision keys)."""
+    return _resnet(34, **kwargs)
+
+
+def resnet50(**kwargs) -> ResNet:
+    """Plain 2D ResNet-50 (torchvision keys)."""
+    return _resnet(50, **kwargs)
+
+
+def resnet101(**kwargs) -> ResNet:
+    """Plain 2D ResNet-101 (torchvision keys)."""
+    return _resnet(101, **kwargs)
+
+
+class PretrainedMismatchError(ValueError):
+    """A 2D checkpoint does not fit the model's 2D part (names the file and the keys)."""
+
+
+def _read_state_dict(source: str | os.PathLike | Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
+    if isinstance(source, Mapping):
+        return dict(source), "<state dict>"
+    path = os.fspath(source)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"pretrained weights file not found: {path}")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a corrupt or non-torch file, or one that needs unpickling code
+        raise PretrainedMismatchError(f"{path}: cannot be read as a weights-only torch checkpoint ({error})") from error
+    for wrapper in ("state_dict", "model", "model_state"):
+        if isinstance(loaded, Mapping) and isinstance(loaded.get(wrapper), Mapping):
+            loaded = loaded[wrapper]
+            break
+    if not isinstance(loaded, Mapping):
+        raise PretrainedMismatchError(f"{path}: expected a state dict, found {type(loaded).__name__}")
+    return {key.removeprefix("module."): value for key, value in loaded.items()}, path
+
+
+def load_pretrained_2d(model: nn.Module, source: str | os.PathLike | Mapping[str, torch.Tensor]) -> list[str]:
+    """Load an ImageNet ResNet checkpoint (torchvision/timm keys) into the 2D part of a model.
+
+    ``model`` is a :class:`ResNet` or anything with a ``backbone`` ResNet. Every 2D key of the backbone must
+    be in the file with the right shape, and every file key must be used, except the ImageNet classifier
+    (``fc.*``), which is skipped; 2D weights of inflated convs go onto the centre tap. Temporal modules
+    keep their initialisation. Returns the names of the parameters left to their initialisation.
+    """
+    backbone = getattr(model, "backbone", model)
+    state, origin = _read_state_dict(source)
+    target = backbone.state_dict()
+    temporal_keys = [key for key in target if ".tam." in key]
+    skipped_file_keys = [key for key in state if key.startswith("fc.")] if "fc.weight" not in target else []
+    expected = [key for key in target if key not in temporal_keys]
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in target and key not in skipped_file_keys]
+    problems = []
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+    if unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}")
+    converted: dict[str, torch.Tensor] = {}
+    for key in expected:
+        if key not in state:
+            continue
+        value, wanted = state[key], target[key]
+        if value.dim() == 4 and wanted.dim() == 5 and value.shape[:2] == wanted.shape[:2] and value.shape[2:] == wanted.shape[3:]:
+            value = InflatedConv.inflate_2d_weight(value, wanted.shape[2])
+        if value.shape != wanted.shape:
+            problems.append(f"{key}: file has shape {tuple(value.shape)}, model expects {tuple(wanted.shape)}")
+            continue
+        converted[key] = value.to(wanted.dtype)
+    if problems:
+        raise PretrainedMismatchError(f"{origin} does not fit the model's 2D backbone:\n  " + "\n  ".join(problems))
+    result = backbone.load_state_dict(converted, strict=False)
+    # the only keys we left untouched must be the temporal ones
+    leftover = sorted(set(result.missing_keys) - set(temporal_keys))
+    if leftover or result.unexpected_keys:
+        raise PretrainedMismatchError(f"{origin}: internal key mismatch {leftover} {result.unexpected_keys}")
+    return temporal_keys
+
+
+# ---------------------------------------------------------------------------------------------
+# Video models: one short registered function per variant
+
+
+def _video_resnet(
+    depth: int,
+    kind: TemporalKind,
+    *,
+    num_classes: int = 400,
+    num_segments: int = 8,
+    dropout: float = 0.5,
+    width: float = 1.0,
+    temporal_stages: Sequence[int] = (1, 2, 3, 4),
+    pretrained: str | os.PathLike | None = None,
+    **temporal_options,
+) -> VideoRecognizer:
+    valid = set(TemporalSpec.__dataclass_fields__) - {"kind", "num_segments"}
+    unknown = sorted(set(temporal_options) - valid)
+    if unknown:
+        raise TypeError(
+            f"unknown model option(s) {unknown}; valid: num_classes, num_segments, dropout, width, "
+            f"temporal_stages, pretrained, {', '.join(sorted(valid))}"
+        )
+    temporal = TemporalSpec(kind=kind, num_segments=num_segments, **temporal_options)
+    backbone = _resnet(depth, num_classes=0, width=width, temporal=temporal, temporal_stages=tuple(temporal_stages))
+    model = VideoRecognizer(backbone, num_classes=num_classes, num_segments=num_segments, dropout=dropout)
+    if pretrained is not None:
+        load_pretrained_2d(model, pretrained)
+    return model
+
+
+@register_model
+def tanet_r18(**kwargs) -> VideoRecognizer:
+    """TANet on ResNet-18 (BasicBlock; TAM positions a, b, d)."""
+    return _video_resnet(18, "tam", **kwargs)
+
+
+@register_model
+def tanet_r34(**kwargs) -> VideoRecognizer:
+    """TANet on ResNet-34 (BasicBlock; TAM positions a, b, d)."""
+    return _video_resnet(34, "tam", **kwargs)
+
+
+@register_model
+def tanet_r50(**kwargs) -> VideoRecognizer:
+    """TANet-R50, the paper's main model (TA-Block style b in every bottleneck)."""
+    return _video_resnet(50, "tam", **kwargs)
+
+
+@register_model
+def tanet_r101(**kwargs) -> VideoRecognizer:
+    """TANet-R101."""
+    return _video_resnet(101, "tam", **kwargs)
+
+
+@register_model
+def tsn_r18(**kwargs) -> VideoRecognizer:
+    """TSN on ResNet-18: no temporal modelling, average consensus of per-frame logits."""
+    return _video_resnet(18, "none", **kwargs)
+
+
+@register_model
+def tsn_r34(**kwargs) -> VideoRecognizer:
+    """TSN on ResNet-34."""
+    return _video_resnet(34, "none", **kwargs)
+
+
+@register_model
+def tsn_r50(**kwargs) -> VideoRecognizer:
+    """TSN on ResNet-50."""
+    return _video_resnet(50, "none", **kwargs)
+
+
+@register_model
+def tsn_r101(**kwargs) -> VideoRecognizer:
+    """TSN on ResNet-101."""
+    return _video_resnet(101, "none", **kwargs)
+
+
+@register_model
+def tsm_r18(**kwargs) -> VideoRecognizer:
+    """TSM on ResNet-18: residual temporal shift (1/8 of channels each way) before conv1."""
+    return _video_resnet(18, "shift", **kwargs)
+
+
+@register_model
+def tsm_r34(**kwargs) -> VideoRecognizer:
+    """TSM on ResNet-34."""
+    return _video_resnet(34, "shift", **kwargs)
+
+
+@register_model
+def tsm_r50(**kwargs) -> VideoRecognizer:
+    """TSM on ResNet-50."""
+    return _video_resnet(50, "shift", **kwargs)
+
+
+@register_model
+def tsm_r101(**kwargs) -> VideoRecognizer:
+    """TSM on ResNet-101."""
+    return _video_resnet(101, "shift", **kwargs)
+
+
+@register_model
+def i3d311_r18(**kwargs) -> VideoRecognizer:
+    """I3D 3×1×1 on ResNet-18: each block's first 3×3 conv inflated to 3×3×3."""
+    return _video_resnet(18, "inflate", **kwargs)
+
+
+@register_model
+def i3d311_r34(**kwargs) -> VideoRecognizer:
+    """I3D 3×1×1 on ResNet-34."""
+    return _video_resnet(34, "inflate", **kwargs)
+
+
+@register_model
+def i3d311_r50(**kwargs) -> VideoRecognizer:
+    """I3D 3×1×1 on ResNet-50: each bottleneck's conv1 inflated to a static 3×1×1 temporal conv."""
+    return _video_resnet(50, "inflate", **kwargs)
+
+
+@register_model
+def i3d311_r101(**kwargs) -> VideoRecognizer:
+    """I3D 3×1×1 on ResNet-101."""
+    return _video_resnet(101, "inflate", **kwargs)

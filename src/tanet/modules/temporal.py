@@ -1,0 +1,92 @@
+"""Static temporal operators of the baselines: TSM's temporal shift and I3D's inflated 3×1×1 conv.
+
+Both work on the 2D backbone's (N*T, C, H, W) layout.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["TemporalShift", "temporal_shift", "InflatedConv"]
+
+
+def temporal_shift(x: torch.Tensor, num_segments: int, fold_div: int = 8) -> torch.Tensor:
+    """TSM's shift: 1/fold_div of the channels take the next frame, 1/fold_div the previous one.
+
+    Frames shifted in from outside the clip are zeros (TSM's zero padding).
+    """
+    num_frames, channels, height, width = x.shape
+    frames = x.view(num_frames // num_segments, num_segments, channels, height, width)
+    fold = channels // fold_div
+    out = torch.empty_like(frames)
+    out[:, :-1, :fold] = frames[:, 1:, :fold]  # frame t sees t + 1
+    out[:, -1:, :fold] = 0
+    out[:, 1:, fold : 2 * fold] = frames[:, :-1, fold : 2 * fold]  # frame t sees t - 1
+    out[:, :1, fold : 2 * fold] = 0
+    out[:, :, 2 * fold :] = frames[:, :, 2 * fold :]
+    return out.view_as(x)
+
+
+class TemporalShift(nn.Module):
+    """TSM's residual shift (placed on the residual branch before conv1); no parameters."""
+
+    def __init__(self, num_segments: int, fold_div: int = 8) -> None:
+        super().__init__()
+        self.num_segments = num_segments
+        self.fold_div = fold_div
+
+    def extra_repr(self) -> str:
+        return f"num_segments={self.num_segments}, fold_div={self.fold_div}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return temporal_shift(x, self.num_segments, self.fold_div)
+
+
+class InflatedConv(nn.Module):
+    """A 2D k×k convolution inflated to t×k×k over time (I3D); state key ``weight`` of shape
+    (out, in, t, k, k), so an inflated checkpoint keeps torchvision's key names.
+
+    A 2D weight is loaded onto the centre tap (other taps zero), so the network starts as the 2D model
+    (:meth:`inflate_2d_weight`).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_segments: int,
+        kernel_size: int = 1,
+        temporal_size: int = 3,
+        stride: int = 1,
+        padding: int = 0,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.num_segments = num_segments
+        self.kernel_size = (temporal_size, kernel_size, kernel_size)
+        self.stride = (1, stride, stride)
+        self.padding = (temporal_size // 2, padding, padding)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
+        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, num_segments={self.num_segments}"
+        )
+
+    @staticmethod
+    def inflate_2d_weight(weight_2d: torch.Tensor, temporal_size: int) -> torch.Tensor:
+        """(out, in, k, k) -> (out, in, t, k, k) with the 2D kernel on the centre tap."""
+        inflated = weight_2d.new_zeros(weight_2d.shape[0], weight_2d.shape[1], temporal_size, *weight_2d.shape[2:])
+        inflated[:, :, temporal_size // 2] = weight_2d
+        return inflated
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        num_frames, channels, height, width = x.shape
+        num_clips = num_frames // self.num_segments
+        clips = x.view(num_clips, self.num_segments, channels, height, width).transpose(1, 2)
+        out = F.conv3d(clips, self.weight, stride=self.stride, padding=self.padding)
+        return out.transpose(1, 2).reshape(num_frames, self.out_channels, *out.shape[-2:])
