@@ -1,1 +1,59 @@
+"""The input side: decoding, frame sampling, clip transforms, list files and datasets.
 
+``read_frames(path, indices)`` is the building block: exactly those frames, uint8
+(N, H, W, 3), from a video file (PyAV or torchcodec) or a folder of JPEGs.
+"""
+from .dataset import (
+    TEST_PROTOCOLS,
+    VideoDataset,
+    build_loader,
+    build_test_dataset,
+    build_train_dataset,
+    collate_videos,
+    worker_init_fn,
+)
+from .decode import (
+    FrameFolderBackend,
+    PyAVBackend,
+    TorchCodecBackend,
+    VideoBackend,
+    VideoDecodeError,
+    VideoReader,
+    available_backends,
+    count_frames,
+    get_backend,
+    open_video,
+    read_frames,
+    torchcodec_available,
+)
+from .lists import ListFileError, VideoRecord, read_class_names, read_list, write_class_names, write_list
+from .sampling import DenseSampler, SegmentSampler, fit_short
+from .transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    CropBox,
+    TestTransform,
+    TrainTransform,
+    flip_label_map,
+    hflip,
+    multi_scale_crop_params,
+    normalize,
+    resized_crop,
+    eval_crop_params,
+    test_transform,
+    train_transform,
+)
+
+__all__ = [
+    "read_frames", "count_frames", "open_video", "get_backend", "available_backends",
+    "torchcodec_available", "VideoDecodeError", "VideoReader", "VideoBackend",
+    "PyAVBackend", "TorchCodecBackend", "FrameFolderBackend",
+    "SegmentSampler", "DenseSampler", "fit_short",
+    "TrainTransform", "TestTransform", "train_transform", "test_transform", "CropBox",
+    "resized_crop", "hflip", "normalize", "multi_scale_crop_params", "eval_crop_params",
+    "flip_label_map", "IMAGENET_MEAN", "IMAGENET_STD",
+    "VideoRecord", "ListFileError", "read_list", "write_list", "read_class_names",
+    "write_class_names",
+    "VideoDataset", "collate_videos", "worker_init_fn", "build_loader",
+    "build_train_dataset", "build_test_dataset", "TEST_PROTOCOLS",
+]
