@@ -1,0 +1,37 @@
+"""TSM shift and the inflated 3x1x1 convolution against hand computations."""
+import torch
+import torch.nn.functional as F
+
+from tanet.modules import InflatedConv, temporal_shift
+
+
+def test_temporal_shift_by_hand():
+    # one clip, 3 frames, 8 channels: channel 0 looks ahead, channel 1 looks back, the rest stay
+    frames = torch.arange(3 * 8, dtype=torch.float32).view(3, 8, 1, 1)
+    out = temporal_shift(frames, num_segments=3, fold_div=8)
+    assert out[:, 0, 0, 0].tolist() == [frames[1, 0, 0, 0], frames[2, 0, 0, 0], 0]
+    assert out[:, 1, 0, 0].tolist() == [0, frames[0, 1, 0, 0], frames[1, 1, 0, 0]]
+    torch.testing.assert_close(out[:, 2:], frames[:, 2:])
+
+
+def test_temporal_shift_does_not_mix_clips():
+    frames = torch.randn(2 * 4, 16, 2, 2)
+    out = temporal_shift(frames, num_segments=4)
+    torch.testing.assert_close(out[:4], temporal_shift(frames[:4], num_segments=4))
+    torch.testing.assert_close(out[4:], temporal_shift(frames[4:], num_segments=4))
+
+
+def test_inflated_conv_equals_conv3d_on_clips():
+    conv = InflatedConv(4, 6, num_segments=5, kernel_size=3, temporal_size=3, stride=2, padding=1)
+    frames = torch.randn(2 * 5, 4, 8, 8)
+    clips = frames.view(2, 5, 4, 8, 8).permute(0, 2, 1, 3, 4)
+    expected = F.conv3d(clips, conv.weight, stride=(1, 2, 2), padding=(1, 1, 1)).permute(0, 2, 1, 3, 4).reshape(10, 6, 4, 4)
+    torch.testing.assert_close(conv(frames), expected)
+
+
+def test_inflated_centre_tap_equals_2d_conv():
+    weight_2d = torch.randn(6, 4, 1, 1)
+    conv = InflatedConv(4, 6, num_segments=3)
+    conv.weight.data = InflatedConv.inflate_2d_weight(weight_2d, 3)
+    frames = torch.randn(6, 4, 5, 5)
+    torch.testing.assert_close(conv(frames), F.conv2d(frames, weight_2d))
