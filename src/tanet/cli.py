@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flops": ("tanet.analysis.flops", "count parameters and GFLOPs (multiply-adds) of a model"),
     "models": ("tanet.models.registry", "list the registered models"),
     "synth": ("tanet.data.synthetic", "generate the built-in synthetic motion / appearance video sets"),
+    "prepare": ("tanet.data.prepare", "build list files from Kinetics/Something-Something annotations or a folder; extract frames"),
+    "check-videos": ("tanet.data.check_videos", "find unreadable videos in a list file; write a cleaned list"),
     "train": ("tanet.engine.commands.train", "train a model from a YAML recipe (one CPU or many GPUs)"),
     "test": ("tanet.engine.commands.test", "evaluate a checkpoint: top-1/top-5/mean class accuracy"),
     "predict": ("tanet.engine.commands.predict", "top-k class names for video files"),

@@ -1,0 +1,103 @@
+"""Frame extraction, `tanet prepare` and `tanet check-videos` end to end."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tanet.cli import main
+from tanet.data import count_frames, read_frames, read_list
+from tanet.data.extract import DONE_MARKER, extract_frames, ffmpeg_executable
+
+from .conftest import decode_all, synthetic_frames, write_video
+
+EXTRACTORS = ["pyav", pytest.param("ffmpeg", marks=pytest.mark.skipif(ffmpeg_executable() is None, reason="no ffmpeg"))]
+
+
+@pytest.mark.parametrize("extractor", EXTRACTORS)
+def test_extract_frames_matches_decode(tmp_path, mp4_video, extractor):
+    folder = tmp_path / "frames"
+    n = extract_frames(mp4_video, folder, short_side=0, jpeg_quality=95, extractor=extractor)
+    reference = decode_all(mp4_video)
+    assert n == len(reference) == count_frames(folder, "frames")
+    assert (folder / DONE_MARKER).read_text().strip() == str(n)
+    got = read_frames(folder, range(n), "frames").numpy().astype(int)
+    # JPEG is lossy (these frames are random 8x8 colour blocks, its worst case), but every
+    # extracted frame is far closer to the decoded frame of the same index than to its
+    # neighbours (the bar moves 5 px and the brightness jumps between frames).
+    for i in range(1, n - 1):
+        own = np.abs(got[i] - reference[i]).mean()
+        neighbour = min(np.abs(got[i] - reference[i - 1]).mean(), np.abs(got[i] - reference[i + 1]).mean())
+        assert own < 10 and neighbour > 2 * own, (i, own, neighbour)
+
+
+def test_extract_resizes_and_resumes(tmp_path, mp4_video):
+    folder = tmp_path / "f"
+    extract_frames(mp4_video, folder, short_side=32, extractor="pyav")
+    assert read_frames(folder, [0], "frames").shape == (1, 32, 40, 3)  # 64x80 -> 32x40
+    # A done folder is not touched again; an unfinished one is redone from scratch.
+    (folder / "img_00001.jpg").write_bytes(b"sentinel")
+    assert extract_frames(mp4_video, folder, short_side=32, extractor="pyav") == 50
+    assert (folder / "img_00001.jpg").read_bytes() == b"sentinel"
+    (folder / DONE_MARKER).unlink()
+    assert extract_frames(mp4_video, folder, short_side=32, extractor="pyav") == 50
+    assert read_frames(folder, [0], "frames").shape == (1, 32, 40, 3)
+
+
+def test_prepare_sthv2_with_extraction(tmp_path, capsys):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for vid, n in [("11", 12), ("22", 9)]:
+        write_video(videos / f"{vid}.webm", synthetic_frames(n, 32, 48), codec="libvpx-vp9", gop=5)
+    (tmp_path / "labels.json").write_text(json.dumps({"Holding something": "0", "Dropping something": "1"}))
+    (tmp_path / "train.json").write_text(json.dumps([{"id": "11", "template": "Holding [something]"}]))
+    (tmp_path / "val.json").write_text(json.dumps([{"id": "22", "template": "Dropping [something]"}, {"id": "33", "template": "Holding [something]"}]))
+    out, frames = tmp_path / "lists", tmp_path / "frames"
+    code = main([
+        "prepare", "--format", "sthv2", "--root", str(videos), "--labels", str(tmp_path / "labels.json"),
+        "--train-annotations", str(tmp_path / "train.json"), "--val-annotations", str(tmp_path / "val.json"),
+        "--out", str(out), "--extract-frames", str(frames), "--short-side", "0", "--workers", "2", "--extractor", "pyav",
+    ])
+    assert code == 0
+    assert (out / "classes.txt").read_text() == "Holding something\nDropping something\n"
+    assert (out / "train.txt").read_text() == "11 12 0\n"
+    assert (out / "val.txt").read_text() == "22 9 1\n"
+    assert "33.webm" in (out / "missing.txt").read_text()
+    (record,) = read_list(out / "val.txt", frames)
+    assert record.num_frames == count_frames(videos / "22.webm", "pyav")
+
+
+def test_prepare_kinetics_video_lists(tmp_path):
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "aaa_000001_000011.mp4").write_bytes(b"x")
+    (tmp_path / "train.csv").write_text("label,youtube_id,time_start,time_end,split\nwriting,aaa,1,11,train\nabseiling,bbb,2,12,train\n")
+    code = main(["prepare", "--format", "kinetics400", "--root", str(tmp_path / "v"), "--train-annotations", str(tmp_path / "train.csv"), "--out", str(tmp_path / "o")])
+    assert code == 0
+    assert (tmp_path / "o" / "train.txt").read_text() == "aaa_000001_000011.mp4 1\n"
+    assert (tmp_path / "o" / "classes.txt").read_text() == "abseiling\nwriting\n"
+
+
+def test_prepare_reports_bad_annotations(tmp_path, capsys):
+    (tmp_path / "train.csv").write_text("nothing useful\n")
+    code = main(["prepare", "--format", "kinetics400", "--root", str(tmp_path), "--train-annotations", str(tmp_path / "train.csv"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "train.csv" in capsys.readouterr().err
+
+
+def test_check_videos(tmp_path, mp4_video, capsys):
+    import shutil
+
+    shutil.copy(mp4_video, tmp_path / "good.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    data = mp4_video.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 3])
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("good.mp4 0\nempty.mp4 1\ngone.mp4 2\ncut.mp4 3\ngood.mp4 4\n")
+    assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "1", "--backend", "pyav"]) == 1
+    printed = capsys.readouterr().out
+    for line, name in [(2, "empty.mp4"), (3, "gone.mp4"), (4, "cut.mp4")]:
+        assert f"list.txt:{line}: " in printed and name in printed
+    assert "good.mp4" not in printed
+    clean = tmp_path / "clean.txt"
+    assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "2", "--write-clean", str(clean), "--full"]) == 0
+    assert clean.read_text() == "good.mp4 0\ngood.mp4 4\n"
