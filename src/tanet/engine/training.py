@@ -361,7 +361,7 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
         save_config(config, out_dir / "config.yaml")
         logger.rewrite(history)
         _print(main, _describe_run(config, info, lr, global_batch, groups, train_set, val_set,
-                                   device))
+                                   device, model_config.get("name", config.model.name)))
 
     final_metrics = dict(history[-1]) if history else {}
     epochs_run = 0
@@ -373,10 +373,11 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
             for dataset in (train_set, val_set):
                 if dataset is not None and hasattr(dataset, "set_epoch"):
                     dataset.set_epoch(epoch)
+            epoch_lr = scheduler.current_lr
             train_stats = _train_one_epoch(
                 train_model, train_loader, optimizer, scheduler, scaler, criterion, params,
                 config, device, epoch, iters_per_epoch, main, step_hook)
-            record = {"epoch": epoch + 1, "lr": scheduler.current_lr, **train_stats}
+            record = {"epoch": epoch + 1, "lr": epoch_lr, **train_stats}
             validate_now = val_loader is not None and (
                 (epoch + 1) % rt.eval_every == 0 or epoch + 1 == s.epochs)
             if validate_now:
@@ -529,9 +530,10 @@ def _sync_device(device: torch.device) -> torch.device:
     return torch.device("cpu")
 
 
-def _describe_run(config, info, lr, global_batch, groups, train_set, val_set, device) -> str:
+def _describe_run(config, info, lr, global_batch, groups, train_set, val_set, device,
+                  model_name) -> str:
     lines = [
-        f"model {config.model.name} ({config.model.num_segments} segments) on {device}"
+        f"model {model_name} ({config.model.num_segments} segments) on {device}"
         f"{f' x {info.world_size} processes' if info.enabled else ''}",
         f"train videos {len(train_set)}, val videos {len(val_set) if val_set is not None else 0}",
         f"batch {config.data.batch_size}/process (global {global_batch}), lr {lr:.4g}"

@@ -1,0 +1,31 @@
+"""Fixtures for the engine tests: a tiny generated video set and a tiny TANet config."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tanet.engine import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
+
+
+@pytest.fixture(scope="session")
+def tiny_videos(tmp_path_factory):
+    """4 appearance classes (coloured shapes), 12 train + 3 val clips each, 8 frames of
+    32x32 pixels, encoded to mp4 by PyAV through ``tanet.data.synthetic``."""
+    from tanet.data.synthetic import SyntheticSpec, generate
+
+    spec = SyntheticSpec(kind="appearance", num_classes=4, train_per_class=12, val_per_class=3,
+                         frames=8, size=32, max_distractors=0, noise=2.0, jitter=0.0)
+    return generate(spec, tmp_path_factory.mktemp("videos") / "set")
+
+
+def tiny_config(videos, out: Path, *extra: str):
+    """The cpu_tiny recipe (width-1/8 TANet-R18, 4 frames, 32 px) on ``videos``."""
+    return load_config(CONFIGS / "cpu_tiny.yaml", [
+        f"data.root={videos.root}", f"data.train_list={videos.train_list}",
+        f"data.val_list={videos.val_list}", f"data.class_names={videos.classes_file}",
+        f"runtime.out={out}", "runtime.progress=false", *extra,
+    ])
