@@ -513,6 +513,6 @@ def test_cli_writes_and_reports(tmp_path, capsys):
     for root in roots:
         assert str(root) in out and (root / "manifest.json").is_file()
         assert len(read_list(root / "train.txt")) == 2
-    assert "left to right" not in out and "0<->1" in out  # flip swap of the motion pair
+    assert "horizontal flip swaps labels 0<->1" in out  # the motion pair left/right
     assert main(args) == 0 and "reused from cache" in capsys.readouterr().out
     assert main(["synth", "--size", "33", "--out", str(tmp_path)]) == 2

@@ -347,8 +347,18 @@ class _Sprite:
     def draw(self, canvas: np.ndarray, offset: float) -> np.ndarray:
         """Composite onto ``canvas`` (T, H, W, 3) in place; returns the coverage (T, H, W)."""
         t, height, width, _ = canvas.shape
-        ys = np.arange(height, dtype=np.float32)[None, :, None]
-        xs = np.arange(width, dtype=np.float32)[None, None, :]
+        coverage_full = np.zeros((t, height, width), np.float32)
+        # Work only inside the box the object sweeps over the clip (every shape lies within
+        # 1.2 radii of its centre, plus one pixel of edge blending); outside it covers nothing.
+        extent = 1.2 * self.radius + 1.0
+        x0 = max(int(np.floor(np.min(self.cx + offset - extent))), 0)
+        x1 = min(int(np.ceil(np.max(self.cx + offset + extent))) + 1, width)
+        y0 = max(int(np.floor(np.min(self.cy + offset - extent))), 0)
+        y1 = min(int(np.ceil(np.max(self.cy + offset + extent))) + 1, height)
+        if x0 >= x1 or y0 >= y1:
+            return coverage_full
+        ys = np.arange(y0, y1, dtype=np.float32)[None, :, None]
+        xs = np.arange(x0, x1, dtype=np.float32)[None, None, :]
         dx = xs - (self.cx + offset).astype(np.float32)[:, None, None]
         dy = ys - (self.cy + offset).astype(np.float32)[:, None, None]
         cos = np.cos(self.angle).astype(np.float32)[:, None, None]
@@ -362,9 +372,11 @@ class _Sprite:
         shade = 1.0 + self.texture_amplitude * _texture(self.texture, self.texture_params, u, v)
         colour = np.clip(self.rgb[None, None, None, :] * shade[..., None], 0, 255)
         cov = coverage[..., None]
-        canvas *= 1.0 - cov
-        canvas += colour * cov
-        return coverage
+        region = canvas[:, y0:y1, x0:x1]
+        region *= 1.0 - cov
+        region += colour * cov
+        coverage_full[:, y0:y1, x0:x1] = coverage
+        return coverage_full
 
 
 def _texture(kind: str, params: tuple, u: np.ndarray, v: np.ndarray) -> np.ndarray:
