@@ -1,0 +1,432 @@
+"""The paper's ablations on a budget: train and test a grid of variants of one recipe.
+
+Python API::
+
+    from tanet.engine import load_config
+    from tanet.analysis.ablate import parse_grid, run_ablation
+    base = load_config("configs/cpu_small.yaml", ["data.root=...", "data.train_list=...", "data.val_list=..."])
+    results = run_ablation(base, [parse_grid("tam_position=a,b,c,d"), parse_grid("tam_branches=local,global,both")],
+                           "runs/ablate")
+
+Every ``--grid KEY=V1,V2,...`` is one axis. Axes are separate one-axis sweeps around the base recipe
+(the paper's tables), or their Cartesian product with ``product=True``. Keys: the TAM options
+``tam_position`` (alias ``style``), ``tam_branches`` (``branches``), ``tam_alpha`` (``alpha``),
+``tam_beta`` (``beta``), ``tam_kernel_size`` (``K``), ``temporal_stages`` (``stages``; values are digit
+strings, ``234`` = layers 2-4), or any recipe key ``section.key`` (``model.name``, ``optim.lr`` ...).
+
+Each row trains with the engine's :func:`~tanet.engine.train` into ``out/runs/<row>-<hash>/train``
+(``resume=auto``: a killed row continues from its last epoch), is tested on the validation list with
+:func:`~tanet.engine.testing.test_checkpoint` (the final weights, not the best epoch: the validation
+list is the test list here), and leaves ``result.json``; a rerun skips rows whose result exists. Rows
+whose resolved recipes are identical (e.g. the base value of two sweeps) are trained once. The table
+goes to ``ablation.md`` and ``ablation.csv``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import yaml
+
+from tanet.engine.config import ConfigError, TrainConfig, apply_dict, valid_keys
+
+__all__ = ["GridAxis", "AblationRow", "AblationResult", "parse_grid", "expand_grid", "row_config",
+           "run_ablation", "format_table", "MODEL_OPTIONS"]
+
+# TAM options passed to create_model through model.extra, with short aliases.
+MODEL_OPTIONS = ("tam_position", "tam_branches", "tam_alpha", "tam_beta", "tam_kernel_size", "temporal_stages")
+ALIASES = {"style": "tam_position", "position": "tam_position", "branches": "tam_branches", "alpha": "tam_alpha",
+           "beta": "tam_beta", "K": "tam_kernel_size", "kernel_size": "tam_kernel_size", "stages": "temporal_stages"}
+# runtime keys that do not change what a row computes (left out of its identity hash)
+_NOT_IDENTITY = ("out", "resume", "progress", "tensorboard", "log_every")
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """One ablation axis: a config key and the values it takes."""
+
+    key: str
+    values: tuple
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ConfigError(f"--grid {self.key}: give at least one value")
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One variant: the sweep it belongs to and the keys it changes."""
+
+    sweep: str
+    overrides: tuple  # ((key, value), ...)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{key}={_show(value)}" for key, value in self.overrides) or "base"
+
+
+@dataclass
+class AblationResult:
+    """A finished row (what ``result.json`` holds)."""
+
+    sweep: str
+    label: str
+    overrides: dict
+    top1: float
+    top5: float
+    mean_class_acc: float
+    params_m: float
+    gflops: float
+    train_time_s: float
+    epochs: int
+    config_hash: str
+    run_dir: str
+    checkpoint: str
+    reused: bool = field(default=False, compare=False)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("reused")
+        return data
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "".join(str(v) for v in value) if all(isinstance(v, int) and 0 <= v <= 9 for v in value) \
+            else "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------ grids
+
+def canonical_key(key: str) -> str:
+    """``alpha`` -> ``tam_alpha``; ``section.key`` is checked against the recipe's keys."""
+    key = key.strip()
+    key = ALIASES.get(key, key)
+    if key in MODEL_OPTIONS:
+        return key
+    if re.fullmatch(r"model\.extra\.\w+", key):
+        return key
+    if key in valid_keys():
+        return key
+    raise ConfigError(
+        f"unknown grid key {key!r}; use a TAM option ({', '.join(MODEL_OPTIONS)}; aliases "
+        f"{', '.join(f'{a}={k}' for a, k in ALIASES.items())}) or a recipe key section.key: {', '.join(valid_keys())}"
+    )
+
+
+def _parse_value(key: str, text: str) -> Any:
+    text = text.strip()
+    if key == "temporal_stages":
+        digits = text.replace("+", "").replace(" ", "")
+        if not digits or not digits.isdigit() or any(d not in "1234" for d in digits) or len(set(digits)) != len(digits):
+            raise ConfigError(f"temporal_stages value {text!r}: write the layers as digits, e.g. 1234, 234 or 4")
+        return sorted(int(d) for d in digits)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_grid(spec: str) -> GridAxis:
+    """``"tam_position=a,b,c,d"`` -> GridAxis("tam_position", ("a", "b", "c", "d")); values are YAML scalars."""
+    if "=" not in spec:
+        raise ConfigError(f"--grid {spec!r}: expected KEY=V1,V2,... (e.g. tam_position=a,b,c,d)")
+    raw_key, raw_values = spec.split("=", 1)
+    key = canonical_key(raw_key)
+    values = tuple(_parse_value(key, text) for text in raw_values.split(",") if text.strip())
+    return GridAxis(key, values)
+
+
+def expand_grid(axes: Sequence[GridAxis], product: bool = False) -> list[AblationRow]:
+    """Rows of the grid: one sweep per axis (default) or the Cartesian product of all axes."""
+    keys = [axis.key for axis in axes]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"a grid key is given twice: {keys}")
+    if product:
+        return [AblationRow("product", tuple(zip(keys, combo))) for combo in itertools.product(*(a.values for a in axes))]
+    return [AblationRow(axis.key, ((axis.key, value),)) for axis in axes for value in axis.values]
+
+
+def _set(config: TrainConfig, key: str, value: Any) -> None:
+    if key in MODEL_OPTIONS:
+        config.model.extra = {**config.model.extra, key: value}
+    elif key.startswith("model.extra."):
+        config.model.extra = {**config.model.extra, key.split(".", 2)[2]: value}
+    else:
+        section, name = key.split(".")
+        apply_dict(config, {section: {name: value}}, source=f"grid key {key}")
+
+
+def row_config(base: TrainConfig, row: AblationRow) -> TrainConfig:
+    """A copy of ``base`` with the row's keys applied (validated)."""
+    config = TrainConfig.from_dict(base.to_dict())
+    for key, value in row.overrides:
+        _set(config, key, value)
+    config.validate()
+    return config
+
+
+def config_hash(config: TrainConfig) -> str:
+    """Identity of what a row computes: the resolved recipe without paths and display settings."""
+    data = config.to_dict()
+    # spell out the TAM defaults, so that "tam_position=b" and "tam_branches=both" (both the default
+    # model) are recognised as one recipe and trained once
+    data["model"]["extra"] = {**_model_option_defaults(), **data["model"]["extra"]}
+    if "temporal_stages" in data["model"]["extra"]:
+        data["model"]["extra"]["temporal_stages"] = sorted(data["model"]["extra"]["temporal_stages"])
+    data["runtime"] = {k: v for k, v in data["runtime"].items() if k not in _NOT_IDENTITY}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _model_option_defaults() -> dict:
+    from tanet.models import TemporalSpec
+
+    spec = TemporalSpec()
+    defaults = {key: getattr(spec, key) for key in MODEL_OPTIONS if hasattr(spec, key)}
+    defaults["temporal_stages"] = [1, 2, 3, 4]  # create_model's default: TAM in every stage
+    return defaults
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:60] or "base"
+
+
+# ------------------------------------------------------------------------------------------ running
+
+@dataclass
+class _PlannedRow:
+    row: AblationRow
+    config: TrainConfig
+    hash: str
+    params_m: float
+    gflops: float
+
+
+def _plan(base: TrainConfig, rows: Sequence[AblationRow]) -> list[_PlannedRow]:
+    """Resolve every row and build its model once before training anything (a bad row fails early)."""
+    from tanet.analysis.flops import complexity
+    from tanet.engine.training import build_model, resolve_class_names, resolve_num_classes
+
+    if not base.data.train_list or not base.data.val_list:
+        raise ConfigError("an ablation needs data.train_list and data.val_list (--train-list, --val-list)")
+    planned = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            config = row_config(base, row)
+            num_classes = resolve_num_classes(config, resolve_class_names(config))
+            model = build_model(config, num_classes)
+        except (ConfigError, ValueError, TypeError) as error:
+            raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
+        cost = complexity(model, config.model.num_segments, config.data.size)
+        planned.append(_PlannedRow(row, config, config_hash(config), cost.mparams, cost.gflops))
+    return planned
+
+
+def _row_dir(out: Path, planned: _PlannedRow) -> Path:
+    existing = sorted((out / "runs").glob(f"*-{planned.hash}"))
+    return existing[0] if existing else out / "runs" / f"{_slug(planned.row.label)}-{planned.hash}"
+
+
+def _read_result(path: Path) -> Optional[dict]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "top1" in data else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)  # a row counts as done only once its result is complete
+
+
+def run_ablation(
+    base_config: TrainConfig,
+    grid: Union[Sequence[GridAxis], Sequence[str], dict],
+    out_dir: Union[str, os.PathLike],
+    *,
+    product: bool = False,
+    test_protocol: str = "efficient",
+    progress: Optional[bool] = None,
+) -> list[AblationResult]:
+    """Train and test every row of ``grid`` and write ``ablation.md`` / ``ablation.csv`` to ``out_dir``.
+
+    ``grid``: :class:`GridAxis` objects, ``"key=v1,v2"`` strings, or a mapping ``{key: [values]}``.
+    Rows already done (``result.json`` present) are read back instead of retrained.
+    """
+    from tanet.engine.testing import test_checkpoint
+    from tanet.engine.training import train
+
+    axes = _axes(grid)
+    out = Path(out_dir)
+    planned = _plan(base_config, expand_grid(axes, product))
+    out.mkdir(parents=True, exist_ok=True)
+    show = base_config.runtime.progress if progress is None else progress
+    results: list[AblationResult] = []
+    for number, item in enumerate(planned, start=1):
+        row_dir = _row_dir(out, item)
+        result_path = row_dir / "result.json"
+        head = f"[row {number}/{len(planned)}] {item.row.label}"
+        done = _read_result(result_path)
+        if done is not None:
+            done.update(sweep=item.row.sweep, label=item.row.label, overrides=dict(item.row.overrides))
+            results.append(AblationResult(**{k: done[k] for k in AblationResult.__dataclass_fields__ if k in done},
+                                          reused=True))
+            print(f"{head}: done before, top-1 {done['top1']:.2f}% ({row_dir})", flush=True)
+            continue
+        print(f"{head}: training {item.config.model.name} ({item.params_m:.2f} M params, "
+              f"{item.gflops:.3f} GFLOPs) -> {row_dir}", flush=True)
+        row_dir.mkdir(parents=True, exist_ok=True)
+        config = TrainConfig.from_dict(item.config.to_dict())
+        config.runtime.out = str(row_dir / "train")
+        config.runtime.resume = "auto"
+        config.runtime.progress = show
+        started = time.perf_counter()
+        trained = train(config)
+        wall = time.perf_counter() - started
+        train_time = sum(record.get("epoch_time_s", 0.0) for record in trained.history) or wall
+        d = config.data
+        metrics = test_checkpoint(
+            trained.last_checkpoint, d.val_list, d.root or None, out=row_dir / "test", protocol=test_protocol,
+            batch_size=d.val_batch_size or d.batch_size, num_workers=d.num_workers, device=config.runtime.device,
+            amp=config.runtime.amp, progress=show,
+        )
+        result = AblationResult(
+            sweep=item.row.sweep, label=item.row.label, overrides=dict(item.row.overrides),
+            top1=float(metrics["top1"]), top5=float(metrics["top5"]),
+            mean_class_acc=float(metrics["mean_class_acc"]), params_m=item.params_m, gflops=item.gflops,
+            train_time_s=float(train_time), epochs=len(trained.history), config_hash=item.hash,
+            run_dir=str(row_dir), checkpoint=str(trained.last_checkpoint),
+        )
+        _write_json(result_path, {**result.to_dict(), "test_protocol": test_protocol})
+        results.append(result)
+        print(f"{head}: top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%  ({train_time:.0f} s training)",
+              flush=True)
+    write_tables(results, out, base_config, test_protocol)
+    return results
+
+
+def _axes(grid: Union[Sequence[GridAxis], Sequence[str], dict]) -> list[GridAxis]:
+    if isinstance(grid, dict):
+        axes = []
+        for raw_key, values in grid.items():
+            key = canonical_key(raw_key)
+            axes.append(GridAxis(key, tuple(_parse_value(key, v) if isinstance(v, str) else v for v in values)))
+        return axes
+    return [axis if isinstance(axis, GridAxis) else parse_grid(axis) for axis in grid]
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+CSV_FIELDS = ("sweep", "row", "top1", "top5", "mean_class_acc", "params_m", "gflops", "train_time_s", "epochs",
+              "config_hash", "run_dir")
+
+
+def format_table(results: Sequence[AblationResult], base_config: Optional[TrainConfig] = None,
+                 test_protocol: str = "efficient") -> str:
+    """Markdown: one table per sweep (or one for a product grid)."""
+    lines = []
+    if base_config is not None:
+        m, d = base_config.model, base_config.data
+        lines += [
+            f"Ablation of {m.name} (width {m.width:g}), {m.num_segments} frames at {d.size}x{d.size}, "
+            f"{base_config.schedule.epochs} epochs; tested with the {test_protocol} protocol on "
+            f"`{Path(d.val_list).name if d.val_list else '?'}`. GFLOPs: multiply-adds of one clip.",
+            "",
+        ]
+    sweeps: dict[str, list[AblationResult]] = {}
+    for result in results:
+        sweeps.setdefault(result.sweep, []).append(result)
+    for sweep, rows in sweeps.items():
+        lines += [f"**{sweep}**", "", "| row | top-1 (%) | top-5 (%) | params (M) | GFLOPs | train time |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            lines.append(f"| {r.label} | {r.top1:.2f} | {r.top5:.2f} | {r.params_m:.3f} | {r.gflops:.4f} | "
+                         f"{_duration(r.train_time_s)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def write_tables(results: Sequence[AblationResult], out: Path, base_config: Optional[TrainConfig] = None,
+                 test_protocol: str = "efficient") -> tuple[Path, Path]:
+    markdown = out / "ablation.md"
+    markdown.write_text(format_table(results, base_config, test_protocol))
+    table = out / "ablation.csv"
+    with open(table, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for r in results:
+            writer.writerow({"sweep": r.sweep, "row": r.label, "top1": f"{r.top1:.4f}", "top5": f"{r.top5:.4f}",
+                             "mean_class_acc": f"{r.mean_class_acc:.4f}", "params_m": f"{r.params_m:.6f}",
+                             "gflops": f"{r.gflops:.6f}", "train_time_s": f"{r.train_time_s:.2f}",
+                             "epochs": r.epochs, "config_hash": r.config_hash, "run_dir": r.run_dir})
+    return markdown, table
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tanet.engine.commands import train as train_command
+
+    # the same recipe, flags and --set overrides as `tanet train`; --out is the ablation folder
+    train_command.add_arguments(parser)
+    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                        help="an ablation axis, e.g. tam_position=a,b,c,d, branches=local,global,both, alpha=1,2,4, "
+                             "K=3,5, stages=1234,234,34 or any section.key; repeat for more axes")
+    parser.add_argument("--product", action="store_true",
+                        help="train every combination of the axes (default: one sweep per axis around the recipe)")
+    parser.add_argument("--test-protocol", default="efficient", choices=("efficient", "accurate", "dense"),
+                        help="how each row is tested on the validation list (default efficient)")
+    parser.add_argument("--dry-run", action="store_true", help="list the rows with params and GFLOPs; train nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tanet.engine.checkpoint import CheckpointError
+    from tanet.engine.commands.train import overrides_from_args
+    from tanet.engine.config import load_config
+    from tanet.engine.training import NonFiniteLossError
+
+    if args.list_keys:
+        print("\n".join([*MODEL_OPTIONS, *valid_keys()]))
+        return 0
+    out = Path(args.out or "runs/ablate")
+    try:
+        base = load_config(args.recipe, [o for o in overrides_from_args(args) if not o.startswith("runtime.out=")])
+        if args.print_config:
+            print(yaml.safe_dump(base.to_dict(), sort_keys=False), end="")
+            return 0
+        if not args.grid:
+            raise ConfigError("give at least one --grid KEY=V1,V2,... (e.g. --grid tam_position=a,b,c,d)")
+        axes = [parse_grid(spec) for spec in args.grid]
+        if args.dry_run:
+            for item in _plan(base, expand_grid(axes, args.product)):
+                print(f"{item.row.sweep:16s} {item.row.label:40s} {item.params_m:9.3f} M {item.gflops:9.4f} GFLOPs "
+                      f"{_row_dir(out, item)}")
+            return 0
+        results = run_ablation(base, axes, out, product=args.product, test_protocol=args.test_protocol)
+    except (ConfigError, CheckpointError) as error:
+        print(f"tanet ablate: error: {error}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as error:
+        print(f"tanet ablate: stopped: {error}", file=sys.stderr)
+        return 1
+    print(format_table(results, base, args.test_protocol))
+    print(f"wrote {out / 'ablation.md'} and {out / 'ablation.csv'}")
+    return 0
