@@ -11,6 +11,18 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_compute_thread():
+    """Tiny models run fastest on one thread; on a busy shared CPU, OpenMP threads that wait
+    for each other make them tens of times slower."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_videos(tmp_path_factory):
     """4 appearance classes (coloured shapes), 12 train + 3 val clips each, 8 frames of

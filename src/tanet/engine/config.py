@@ -111,6 +111,7 @@ class RuntimeConfig:
     log_every: int = 20  # iterations between log lines when progress bars are off
     max_steps_per_epoch: Optional[int] = None  # cut epochs short (smoke tests)
     deterministic: bool = False  # torch.use_deterministic_algorithms
+    num_threads: Optional[int] = None  # torch.set_num_threads (None: PyTorch's default)
 
 
 @dataclass

@@ -251,10 +251,12 @@ def train(config: TrainConfig, *, model: Optional[nn.Module] = None,
     device = dist_utils.select_device(rt.device, info)
     info = dist_utils.init_distributed(device, rt.dist_backend)
     main = info.is_main
+    threads = torch.get_num_threads()
     try:
         return _train(config, info, device, main, model, train_dataset, val_dataset,
                       class_names, step_hook)
     finally:
+        torch.set_num_threads(threads)  # runtime.num_threads applies to this run only
         if info.enabled:
             dist_utils.cleanup_distributed()
 
@@ -267,6 +269,8 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     if rt.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    if rt.num_threads:
+        torch.set_num_threads(rt.num_threads)
     if rt.amp == "fp16" and device.type != "cuda":
         raise ConfigError("runtime.amp='fp16' needs a GPU; use 'bf16' on CPU")
     seed_everything(rt.seed + info.rank)
