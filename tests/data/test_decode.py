@@ -209,3 +209,20 @@ def test_error_pickles():
 
     err = pickle.loads(pickle.dumps(VideoDecodeError("/a/b.mp4", "broken")))
     assert err.path == "/a/b.mp4" and "b.mp4: broken" in str(err)
+
+
+def test_import_is_light():
+    """`import tanet.data` must not import torchcodec (or PyAV) eagerly."""
+    import subprocess
+    import sys
+
+    code = "import sys, tanet.data; print('torchcodec' in sys.modules, 'av' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_pyav_thread_options(mp4_video):
+    reference = decode_all(mp4_video)
+    for threads in (0, 2):
+        frames = read_frames(mp4_video, [3, 30, 49], PyAVBackend(num_threads=threads))
+        np.testing.assert_array_equal(frames.numpy(), reference[[3, 30, 49]])

@@ -130,8 +130,9 @@ class _PyAVReader(VideoReader):
             codec = self._stream.codec_context
             # Frame threading adds latency after every seek and multiplies threads by the
             # number of loader workers; one thread per worker is the default.
-            codec.thread_count = max(1, int(num_threads))
-            codec.thread_type = "SLICE" if num_threads <= 1 else "AUTO"
+            # 0 lets FFmpeg pick (one per core), for single-process use such as a demo.
+            codec.thread_count = max(0, int(num_threads))
+            codec.thread_type = "SLICE" if num_threads == 1 else "AUTO"
             self._build_index()
         except VideoDecodeError:
             self._container.close()
@@ -245,7 +246,8 @@ class _PyAVReader(VideoReader):
 
 @dataclass(frozen=True)
 class PyAVBackend(VideoBackend):
-    """Decode with PyAV. ``num_threads`` FFmpeg threads per open video (1 inside loader workers)."""
+    """Decode with PyAV. ``num_threads`` FFmpeg threads per open video: 1 (the default) inside
+    loader workers, 0 to let FFmpeg use every core when decoding in a single process."""
 
     num_threads: int = 1
     name: str = field(default="pyav", init=False)
@@ -280,7 +282,7 @@ class _TorchCodecReader(VideoReader):
             self._decoder = VideoDecoder(
                 path,
                 dimension_order="NHWC",
-                num_ffmpeg_threads=max(1, int(num_threads)),
+                num_ffmpeg_threads=max(0, int(num_threads)),
                 seek_mode=seek_mode,
                 device="cpu",
             )
