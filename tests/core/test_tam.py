@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from tanet import TAM, TAMCapture, adaptive_temporal_conv, adaptive_temporal_conv_reference
-from tanet.modules.tam import temporal_mixing_matrix
+from tanet.modules.tam import temporal_coefficients
 
 
 def _inputs(num_clips=2, num_segments=8, channels=16, size=(5, 6), kernel_size=3, dtype=torch.float32, seed=0):
@@ -51,20 +51,13 @@ def test_fused_without_importance_is_global_branch_only():
     torch.testing.assert_close(adaptive_temporal_conv(x, kernel), _loop_reference(x, kernel, ones))
 
 
-def test_mixing_matrix_is_banded_by_hand():
+def test_tap_coefficients_by_hand():
     kernel = torch.tensor([[[0.2, 0.5, 0.3]]])  # one clip, one channel
     importance = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
-    mixing = temporal_mixing_matrix(kernel, importance, 4)[0, 0]
-    # row t: Θ0·V[t-1], Θ1·V[t], Θ2·V[t+1]
-    expected = torch.tensor(
-        [
-            [0.5 * 1, 0.3 * 2, 0, 0],
-            [0.2 * 1, 0.5 * 2, 0.3 * 3, 0],
-            [0, 0.2 * 2, 0.5 * 3, 0.3 * 4],
-            [0, 0, 0.2 * 3, 0.5 * 4],
-        ]
-    )
-    torch.testing.assert_close(mixing, expected)
+    coefficients = temporal_coefficients(kernel, importance, 4)[0, :, 0]  # (T, K)
+    # output frame t: Θ0·V[t-1], Θ1·V[t], Θ2·V[t+1]; zero where t±1 leaves the clip
+    expected = torch.tensor([[0, 0.5 * 1, 0.3 * 2], [0.2 * 1, 0.5 * 2, 0.3 * 3], [0.2 * 2, 0.5 * 3, 0.3 * 4], [0.2 * 3, 0.5 * 4, 0]])
+    torch.testing.assert_close(coefficients, expected)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -1,4 +1,4 @@
-from .tam import TAM, TAMCapture, TAMRecord, adaptive_temporal_conv, adaptive_temporal_conv_reference, temporal_mixing_matrix
+from .tam import TAM, TAMCapture, TAMRecord, adaptive_temporal_conv, adaptive_temporal_conv_reference, temporal_coefficients
 from .temporal import InflatedConv, TemporalShift, temporal_shift
 
 __all__ = [
@@ -7,7 +7,7 @@ __all__ = [
     "TAMRecord",
     "adaptive_temporal_conv",
     "adaptive_temporal_conv_reference",
-    "temporal_mixing_matrix",
+    "temporal_coefficients",
     "InflatedConv",
     "TemporalShift",
     "temporal_shift",

@@ -13,11 +13,11 @@ Two implementations of the last step are kept:
 
 * :func:`adaptive_temporal_conv_reference` — the official formulation: permute to (1, N*C, T, H*W) and
   one ``F.conv2d`` with ``groups = N*C``. Kept as the numerical reference.
-* :func:`adaptive_temporal_conv` — the one the model uses. V and Θ are folded into a banded T×T
-  *mixing matrix* per (clip, channel) (``A[t, t'] = Θ[t'-t+K//2] · V[t']``), which is applied with one
-  batched matrix product on strided views of the (N*T, C, H*W) tensor: X is read once, Y written once,
-  no permuted copies. Its backward is two more batched products (dX = Aᵀ·dY, dA = dY·Xᵀ) and saves only
-  X (which the preceding ReLU holds anyway) and the tiny mixing matrix; V ⊙ X is never materialised.
+* :func:`adaptive_temporal_conv` — the one the model uses. V and Θ are folded into K per-frame tap
+  weights C[t, k] = Θ[k] · V[t + k - K//2] (tiny), applied as one multiply and K-1 in-place
+  multiply-adds on shifted views of the (N, T, C, H, W) frames: no permuted copies, V ⊙ X never
+  materialised. Its backward is the same op with the adjoint taps for dX, and batched dot products
+  for dC; it saves only X (which the preceding ReLU holds anyway) and C.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ __all__ = [
     "TAMCapture",
     "adaptive_temporal_conv",
     "adaptive_temporal_conv_reference",
-    "temporal_mixing_matrix",
+    "temporal_coefficients",
 ]
 
 
@@ -56,6 +56,29 @@ def _check_shapes(x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tenso
             f"(N, C, T) = {(num_clips, channels, num_segments)}"
         )
     return num_clips, channels, num_segments
+
+
+class _SpatialMean(torch.autograd.Function):
+    """Global average pool over (H, W) whose backward hands back a broadcast view, not a full tensor.
+
+    Autograd then adds it in place into the adaptive conv's dX, instead of materialising dX / (H·W)
+    at the feature map's size and adding the two in a new tensor.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.input_shape = x.shape
+        return x.mean(dim=(2, 3))
+
+    @staticmethod
+    def backward(ctx, grad_pooled: torch.Tensor) -> torch.Tensor:
+        height, width = ctx.input_shape[2:]
+        return (grad_pooled / (height * width))[:, :, None, None].expand(ctx.input_shape)
+
+
+def spatial_mean(x: torch.Tensor) -> torch.Tensor:
+    """(N*T, C, H, W) -> (N*T, C), the squeeze step of TAM."""
+    return _SpatialMean.apply(x)
 
 
 def adaptive_temporal_conv_reference(
@@ -81,83 +104,114 @@ def adaptive_temporal_conv_reference(
     return out.reshape(num_clips * num_segments, channels, height, width)
 
 
-def temporal_mixing_matrix(kernel: torch.Tensor, importance: torch.Tensor | None, num_segments: int) -> torch.Tensor:
-    """The banded matrix A (N, C, T, T) with Y[t] = Σ_t' A[t, t'] X[t'] for Y = Θ ⊗ (V ⊙ X).
+def temporal_coefficients(kernel: torch.Tensor, importance: torch.Tensor | None, num_segments: int) -> torch.Tensor:
+    """Per output frame, the weight of each tap: C (N, T, C, K) with Y[t] = Σ_k C[t, k] · X[t + k - K//2].
 
-    Tap k of Θ reads frame t' = t + k - K//2 (cross-correlation, as ``conv2d``), so it sits on the
-    diagonal with offset k - K//2; taps that fall outside the clip are the zero padding.
+    Θ ⊗ (V ⊙ X) folds V into the taps: C[t, k] = Θ[k] · V[t + k - K//2], zero where the tap falls outside
+    the clip (the zero padding). Small tensors, built with ordinary autograd ops.
     """
     num_clips, channels, kernel_size = kernel.shape
+    half = kernel_size // 2
     if importance is None:
         importance = kernel.new_ones(num_clips, channels, num_segments)
-    mixing = kernel.new_zeros(num_clips, channels, num_segments, num_segments)
+    padded = F.pad(importance, (half, half))  # (N, C, T + 2·half)
+    windows = padded.unfold(-1, kernel_size, 1)  # (N, C, T, K): V at frames t - half .. t + half
+    return (kernel[:, :, None, :] * windows).permute(0, 2, 1, 3).contiguous()
+
+
+def _tap_ranges(num_segments: int, kernel_size: int):
+    """For each tap: its index, and the output / input frame slices it connects."""
+    half = kernel_size // 2
     for tap in range(kernel_size):
-        offset = tap - kernel_size // 2
+        offset = tap - half
         length = num_segments - abs(offset)
-        if length <= 0:
-            continue
-        source_frames = importance[..., max(offset, 0) : max(offset, 0) + length]
-        mixing = mixing + torch.diag_embed(kernel[..., tap : tap + 1] * source_frames, offset=offset)
-    return mixing
+        if length > 0:
+            output_frames = slice(max(-offset, 0), max(-offset, 0) + length)
+            input_frames = slice(max(offset, 0), max(offset, 0) + length)
+            yield tap, output_frames, input_frames
 
 
-def _frames_by_channel(x: torch.Tensor, num_clips: int) -> torch.Tensor:
-    """(N*T, C, H, W) contiguous -> a (N, C, T, H*W) *view* (strided, no copy)."""
-    num_segments = x.shape[0] // num_clips
-    return x.view(num_clips, num_segments, x.shape[1], -1).transpose(1, 2)
+def _shifted_multiply_add(frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+    """Σ_k C[:, t, :, k] · frames[:, t + k - K//2] for frames (N, T, C, H, W) and C (N, T, C, K).
+
+    One multiply for the centre tap, then one in-place multiply-add per other tap on shifted views:
+    no permuted copies and no temporaries of the frames' size. Elementwise kernels in large chunks also
+    keep their speed when the CPU is shared with data-loader workers (many small batched GEMMs do not).
+    """
+    num_segments, kernel_size = frames.shape[1], coefficients.shape[-1]
+    half = kernel_size // 2
+    out = frames * coefficients[..., half, None, None]
+    for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
+        if tap != half:
+            out[:, output_frames].addcmul_(frames[:, input_frames], coefficients[:, output_frames, :, tap, None, None])
+    return out
 
 
-class _TemporalMix(torch.autograd.Function):
-    """Y = A · X along time, per (clip, channel), on the backbone's (N*T, C, H, W) layout."""
+def _transposed_coefficients(coefficients: torch.Tensor) -> torch.Tensor:
+    """The adjoint's taps: dX[s] = Σ_j Cᵀ[s, j] · dY[s + j - K//2] with Cᵀ[s, j] = C[s + j - K//2, K-1-j]."""
+    num_segments, kernel_size = coefficients.shape[1], coefficients.shape[-1]
+    half = kernel_size // 2
+    padded = F.pad(coefficients, (0, 0, 0, 0, half, half))  # zero frames on both ends of the clip
+    taps = [padded[:, j : j + num_segments, :, kernel_size - 1 - j] for j in range(kernel_size)]
+    return torch.stack(taps, dim=-1)
+
+
+class _AdaptiveTemporalConv(torch.autograd.Function):
+    """Y[t] = Σ_k C[t, k] · X[t + k - K//2] on (N, T, C, H, W) frames, with its own backward.
+
+    Saves only X (which the preceding ReLU keeps anyway) and the small coefficients: V ⊙ X is never
+    materialised, in the forward or for the backward.
+    """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, mixing: torch.Tensor) -> torch.Tensor:
-        num_clips = mixing.shape[0]
-        x = x.contiguous()
-        out = torch.empty_like(x)
-        x_view, out_view = _frames_by_channel(x, num_clips), _frames_by_channel(out, num_clips)
-        for clip in range(num_clips):
-            # batched over channels: (C, T, T) @ (C, T, HW), written straight into the strided output
-            out_view[clip].baddbmm_(mixing[clip], x_view[clip], beta=0)
-        ctx.save_for_backward(x, mixing)
-        return out
+    def forward(ctx, frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(frames, coefficients)
+        return _shifted_multiply_add(frames, coefficients)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        x, mixing = ctx.saved_tensors
-        num_clips = mixing.shape[0]
-        grad_out = grad_out.contiguous()
-        grad_view = _frames_by_channel(grad_out, num_clips)
-        grad_x = grad_mixing = None
+        frames, coefficients = ctx.saved_tensors
+        grad_frames = grad_coefficients = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.empty_like(x)
-            grad_x_view = _frames_by_channel(grad_x, num_clips)
-            for clip in range(num_clips):
-                grad_x_view[clip].baddbmm_(mixing[clip].transpose(1, 2), grad_view[clip], beta=0)
+            grad_frames = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
         if ctx.needs_input_grad[1]:
-            x_view = _frames_by_channel(x, num_clips)
-            grad_mixing = torch.stack(
-                [torch.bmm(grad_view[clip], x_view[clip].transpose(1, 2)) for clip in range(num_clips)]
-            )
-        return grad_x, grad_mixing
+            num_clips, num_segments, channels, kernel_size = coefficients.shape
+            grad_coefficients = coefficients.new_zeros(coefficients.shape)
+            for clip in range(num_clips):
+                # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one batched
+                # GEMM over strided views (T×T per channel is cheap; per-tap dot products are many tiny GEMMs)
+                grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+                frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+                gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
+                for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
+                    diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
+                    grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
+        return grad_frames, grad_coefficients
 
 
-def _shifted_temporal_mix(x: torch.Tensor, mixing: torch.Tensor, kernel_size: int) -> torch.Tensor:
-    """The same product as shifted multiply-adds (any memory format, e.g. channels_last)."""
-    num_clips, channels, num_segments, _ = mixing.shape
-    frames = x.view(num_clips, num_segments, *x.shape[1:])
-    out = torch.zeros_like(frames)
-    for tap in range(kernel_size):
-        offset = tap - kernel_size // 2
-        length = num_segments - abs(offset)
-        if length <= 0:
-            continue
-        # coefficient of input frame t + offset in output frame t: (N, T - |offset|, C, 1, 1)
-        coefficient = torch.diagonal(mixing, offset=offset, dim1=2, dim2=3).transpose(1, 2)
-        dst = slice(max(-offset, 0), max(-offset, 0) + length)
-        src = slice(max(offset, 0), max(offset, 0) + length)
-        out[:, dst] += frames[:, src] * coefficient.to(x.dtype)[..., None, None]
-    return out.view_as(x)
+# Export branch (torch.export / torch.onnx): the fused path uses an autograd.Function and a Python
+# loop over clips, which pins the batch size in an exported graph (and ``diag_embed`` has no ONNX
+# op). While exporting we switch to this loop-free formulation of the same Θ ⊗ (V ⊙ X): zero-pad
+# V ⊙ X along time and sum K shifted slices weighted by Θ, so the batch dimension stays symbolic.
+def _is_exporting() -> bool:
+    return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+
+
+def _export_friendly_temporal_conv(
+    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None, num_segments: int
+) -> torch.Tensor:
+    channels, height, width = x.shape[1:]
+    kernel_size = kernel.shape[-1]
+    frames = x.view(-1, num_segments, channels, height, width)
+    if importance is not None:
+        frames = frames * importance.transpose(1, 2).unsqueeze(-1).unsqueeze(-1).to(x.dtype)
+    half = kernel_size // 2
+    padded = F.pad(frames, (0, 0, 0, 0, 0, 0, half, half))
+    taps = kernel.to(x.dtype).transpose(1, 2).unsqueeze(-1).unsqueeze(-1)  # (N, K, C, 1, 1)
+    out = padded[:, 0:num_segments] * taps[:, 0:1]
+    for tap in range(1, kernel_size):
+        out = out + padded[:, tap : tap + num_segments] * taps[:, tap : tap + 1]
+    return out.reshape(x.shape)
 
 
 def adaptive_temporal_conv(
@@ -169,10 +223,11 @@ def adaptive_temporal_conv(
     and lighter in memory. x: (N*T, C, H, W); kernel Θ: (N, C, K); importance V: (N, C, T) or None.
     """
     num_clips, _, num_segments = _check_shapes(x, kernel, importance)
-    mixing = temporal_mixing_matrix(kernel, importance, num_segments).to(x.dtype)
-    if x.is_contiguous():
-        return _TemporalMix.apply(x, mixing)
-    return _shifted_temporal_mix(x, mixing, kernel.shape[-1])
+    if _is_exporting():
+        return _export_friendly_temporal_conv(x, kernel, importance, num_segments)
+    coefficients = temporal_coefficients(kernel, importance, num_segments).to(x.dtype)
+    frames = x.view(num_clips, num_segments, *x.shape[1:])
+    return _AdaptiveTemporalConv.apply(frames, coefficients).view_as(x)
 
 
 @dataclass
@@ -301,7 +356,7 @@ class TAM(nn.Module):
             )
         num_clips = num_frames // self.num_segments
         # (N*T, C) -> (N, C, T); the mean runs in float32 under autocast
-        pooled = x.mean(dim=(2, 3)).view(num_clips, self.num_segments, channels).transpose(1, 2)
+        pooled = spatial_mean(x).view(num_clips, self.num_segments, channels).transpose(1, 2)
         importance_map = self.L(pooled) if self.branches != "global" else None
         adaptive_kernel = None
         if self.branches != "local":
