@@ -2,6 +2,7 @@
 __version__ = "0.1.0"
 
 from tanet.models import VideoRecognizer, create_model, list_models, load_pretrained_2d
+from tanet.interop import load_checkpoint
 from tanet.modules import TAM, TAMCapture, adaptive_temporal_conv, adaptive_temporal_conv_reference
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "adaptive_temporal_conv_reference",
     "create_model",
     "list_models",
+    "load_checkpoint",
     "load_pretrained_2d",
 ]

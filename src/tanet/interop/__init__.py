@@ -1,1 +1,61 @@
+"""Interoperability: checkpoints of the official TAM code and MMAction2, published weights, export.
 
+* :func:`load_checkpoint` / ``create_model(..., checkpoint=PATH)``: any known layout, strict.
+* :func:`convert_checkpoint` / ``tanet convert IN OUT``: a foreign checkpoint -> a native one.
+* :data:`WEIGHTS` / ``create_model(..., weights="tam_k400_8f")``: published checkpoints.
+* :func:`export_onnx`, :func:`export_program` / ``tanet export``: ONNX and ``torch.export``.
+"""
+from .architecture import ArchitectureError, infer_model_config
+from .formats import FORMATS, detect_format, mmaction2_to_native, official_to_native, to_native
+from .loading import LoadedCheckpoint, load_checkpoint, read_checkpoint
+from .weights import (
+    WEIGHTS,
+    EvalProtocol,
+    PretrainedWeights,
+    WeightsVerificationError,
+    get_weights,
+    kinetics400_class_names,
+    list_weights,
+    resolve_weights_file,
+    verify_weights_file,
+    weights_cache_dir,
+)
+
+__all__ = [
+    "ArchitectureError",
+    "infer_model_config",
+    "FORMATS",
+    "detect_format",
+    "mmaction2_to_native",
+    "official_to_native",
+    "to_native",
+    "LoadedCheckpoint",
+    "load_checkpoint",
+    "read_checkpoint",
+    "WEIGHTS",
+    "EvalProtocol",
+    "PretrainedWeights",
+    "WeightsVerificationError",
+    "get_weights",
+    "kinetics400_class_names",
+    "list_weights",
+    "resolve_weights_file",
+    "verify_weights_file",
+    "weights_cache_dir",
+    "convert_checkpoint",
+    "export_onnx",
+    "export_program",
+]
+
+
+def __getattr__(name: str):
+    # convert/export pull in the CLI helpers and torch.onnx only when used
+    if name == "convert_checkpoint":
+        from .convert import convert_checkpoint
+
+        return convert_checkpoint
+    if name in ("export_onnx", "export_program"):
+        from . import export
+
+        return getattr(export, name)
+    raise AttributeError(name)

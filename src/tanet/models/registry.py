@@ -38,13 +38,26 @@ def is_model(name: str) -> bool:
     return name in _MODELS
 
 
-def create_model(name: str, num_classes: int = 400, num_segments: int = 8, **kwargs: Any) -> nn.Module:
+def create_model(
+    name: str,
+    num_classes: int | None = None,
+    num_segments: int | None = None,
+    *,
+    weights: Any = None,
+    checkpoint: Any = None,
+    **kwargs: Any,
+) -> nn.Module:
     """Build a registered model.
 
     Args:
         name: e.g. ``tanet_r50``, ``tsn_r18``, ``tsm_r50``, ``i3d311_r50`` (see :func:`list_models`).
-        num_classes: classifier size.
-        num_segments: frames per clip T; the model only accepts clips with this T.
+        num_classes: classifier size (default 400).
+        num_segments: frames per clip T (default 8); the model only accepts clips with this T.
+        weights: a published checkpoint by name (``tanet.interop.list_weights()``), loaded from the
+            cache or ``weights_path=FILE`` and checked against its SHA-256 (``download=True``,
+            ``allow_unverified=True`` as in :func:`tanet.interop.resolve_weights_file`).
+        checkpoint: a checkpoint file (native, official TAM or MMAction2 layout); the architecture
+            arguments not given here come from the file.
         **kwargs: architecture options (``dropout``, ``width``, ``tam_position``, ``tam_alpha``,
             ``tam_beta``, ``tam_kernel_size``, ``tam_branches``, ``temporal_stages``, ...) and
             ``pretrained=PATH``, an ImageNet ResNet file (torchvision/timm keys) for the 2D part.
@@ -55,6 +68,14 @@ def create_model(name: str, num_classes: int = 400, num_segments: int = 8, **kwa
     if name not in _MODELS:
         close = fnmatch.filter(_MODELS, f"*{name.split('_')[0]}*") or sorted(_MODELS)
         raise ValueError(f"unknown model {name!r}; registered models include: {', '.join(sorted(close))}")
+    if weights is not None or checkpoint is not None or "weights_path" in kwargs:
+        from tanet.interop.loading import create_model_with_weights
+
+        return create_model_with_weights(
+            name, num_classes, num_segments, weights=weights, checkpoint=checkpoint, **kwargs
+        )
+    num_classes = 400 if num_classes is None else num_classes
+    num_segments = 8 if num_segments is None else num_segments
     model = _MODELS[name](num_classes=num_classes, num_segments=num_segments, **kwargs)
     architecture = {key: value for key, value in kwargs.items() if key != "pretrained"}
     if "temporal_stages" in architecture:

@@ -1,0 +1,205 @@
+"""Checkpoint layouts of other TAM code, and their mapping onto this package's state-dict keys.
+
+Native keys (see :mod:`tanet.models.resnet`)::
+
+    backbone.conv1.weight, backbone.bn1.*,
+    backbone.layerS.B.{conv1,bn1,conv2,bn2,conv3,bn3}.*, backbone.layerS.B.downsample.{0,1}.*,
+    backbone.layerS.B.tam.{G.0,G.1,G.3,L.0,L.1,L.3}.*, fc.weight, fc.bias
+
+Official TAM code (liu-zhy/temporal-adaptive-module, ``ops/models.py`` + ``ops/temporal_module.py``):
+``nn.DataParallel(TSN(...))``, so every key starts with ``module.``; the torchvision ResNet is
+``base_model``, each TA-Block wraps the torchvision bottleneck as ``net`` next to ``tam``; the
+ImageNet ``base_model.fc`` is replaced by a parameter-free Dropout and the classifier is ``new_fc``
+(with ``dropout=0`` the classifier stays at ``base_model.fc``). TSM checkpoints of the same TSN
+wrapper wrap ``conv1`` of each block as ``conv1.net``.
+
+MMAction2 (``mmaction/models/backbones/{resnet,tanet}.py``, ``heads/tsm_head.py``): convs are
+``ConvModule`` (``convI.conv.weight`` + ``convI.bn.*``), the stem is ``backbone.conv1.{conv,bn}``,
+the shortcut ``downsample.{conv,bn}``; TANet wraps each block as ``block`` next to ``tam``, TSM wraps
+``conv1`` as ``conv1.net``; the classifier is ``cls_head.fc_cls``. Early MMAction2 releases had no
+BatchNorm in TAM's local branch (``tam.L.0``, ``tam.L.2``); see :func:`mmaction2_to_native`.
+
+Both foreign TSN wrappers take input (N, T*C, H, W) (frames stacked on channels) while this package
+takes (N, C, T, H, W); only the weights are converted, the computation is the same.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+CheckpointFormat = Literal["native", "official", "mmaction2"]
+FORMATS: tuple[str, ...] = ("native", "official", "mmaction2")
+
+__all__ = [
+    "CheckpointFormat",
+    "FORMATS",
+    "ConvertedState",
+    "UnknownFormatError",
+    "detect_format",
+    "official_to_native",
+    "mmaction2_to_native",
+    "to_native",
+]
+
+
+class UnknownFormatError(ValueError):
+    """The state dict matches none of the known layouts."""
+
+
+@dataclass
+class ConvertedState:
+    """A state dict in native keys, with what the conversion learned on the way."""
+
+    state_dict: dict[str, torch.Tensor]
+    source_format: str
+    # keys of the source that no rule recognised keep their source name, so a strict load names them
+    unrecognised: list[str] = field(default_factory=list)
+    temporal_shift: bool = False  # a TSM checkpoint (conv1 wrapped as conv1.net)
+
+
+def _strip_module(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key[len("module."):] if key.startswith("module.") else key: value for key, value in state.items()}
+
+
+def detect_format(state: Mapping[str, torch.Tensor]) -> str:
+    """``"official"``, ``"mmaction2"`` or ``"native"`` from the keys (a ``module.`` prefix is ignored)."""
+    keys = list(_strip_module(state))
+    if any(key.startswith("base_model.") for key in keys) or any(key.startswith("new_fc.") for key in keys):
+        return "official"
+    if any(key.startswith("cls_head.") for key in keys) or "backbone.conv1.conv.weight" in keys:
+        return "mmaction2"
+    if any(key.startswith("backbone.") for key in keys):
+        return "native"
+    shown = ", ".join(keys[:8]) + (" ..." if len(keys) > 8 else "")
+    raise UnknownFormatError(
+        "the weights match no known layout (tanet native 'backbone.*'/'fc.*', official TAM "
+        f"'module.base_model.*'/'module.new_fc.*', MMAction2 'backbone.*'/'cls_head.*'); first keys: {shown}"
+    )
+
+
+_BLOCK = r"(layer[1-4]\.\d+)"
+
+# (pattern, replacement) applied to the key with the 'base_model.' prefix removed; first match wins
+_OFFICIAL_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"^{_BLOCK}\.net\.(.+)$"), r"\1.\2"),  # TA-Block: the wrapped bottleneck
+    (re.compile(rf"^{_BLOCK}\.conv1\.net\.(.+)$"), r"\1.conv1.\2"),  # TSM: shifted conv1
+    (re.compile(rf"^{_BLOCK}\.(.+)$"), r"\1.\2"),  # tam.*, and plain blocks
+    (re.compile(r"^(conv1|bn1)\.(.+)$"), r"\1.\2"),
+]
+
+_MMACTION_BLOCK_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^conv([1-3])\.conv\.(.+)$"), r"conv\1.\2"),
+    (re.compile(r"^conv([1-3])\.bn\.(.+)$"), r"bn\1.\2"),
+    (re.compile(r"^conv1\.net\.conv\.(.+)$"), r"conv1.\1"),  # TSM
+    (re.compile(r"^conv1\.net\.bn\.(.+)$"), r"bn1.\1"),
+    (re.compile(r"^downsample\.conv\.(.+)$"), r"downsample.0.\1"),
+    (re.compile(r"^downsample\.bn\.(.+)$"), r"downsample.1.\1"),
+    (re.compile(r"^(tam\..+)$"), r"\1"),
+]
+
+
+def _apply(rules: list[tuple[re.Pattern[str], str]], key: str) -> str | None:
+    for pattern, replacement in rules:
+        if pattern.match(key):
+            return pattern.sub(replacement, key)
+    return None
+
+
+def official_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
+    """Official TAM (``module.base_model.*``, ``module.new_fc.*``) -> native keys."""
+    state = _strip_module(state)
+    has_new_fc = any(key.startswith("new_fc.") for key in state)
+    native: dict[str, torch.Tensor] = {}
+    unrecognised: list[str] = []
+    shift = False
+    for key, value in state.items():
+        target = None
+        if key.startswith("new_fc."):
+            target = "fc." + key[len("new_fc."):]
+        elif key.startswith("base_model.fc.") and not has_new_fc:  # dropout=0: the classifier stayed here
+            target = "fc." + key[len("base_model.fc."):]
+        elif key.startswith("base_model."):
+            inner = _apply(_OFFICIAL_RULES, key[len("base_model."):])
+            if inner is not None:
+                target = "backbone." + inner
+                shift = shift or ".conv1.net." in key
+        if target is None:
+            unrecognised.append(key)
+            target = key
+        native[target] = value
+    return ConvertedState(native, "official", unrecognised, shift)
+
+
+def mmaction2_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
+    """MMAction2 (``backbone.*`` with ConvModules, ``cls_head.fc_cls.*``) -> native keys.
+
+    Early MMAction2 TAMs have no BatchNorm in the local branch (``L.0`` conv, ``L.2`` conv). Our TAM
+    has one, so an *identity* BatchNorm is inserted (weight 1, bias 0, mean 0, var 1 - eps): eval-mode
+    outputs are unchanged; in training mode that BatchNorm normalises, so fine-tuning differs (warned).
+    """
+    state = _strip_module(state)
+    native: dict[str, torch.Tensor] = {}
+    unrecognised: list[str] = []
+    shift = False
+    block_pattern = re.compile(rf"^backbone\.{_BLOCK}\.(?:block\.)?(.+)$")
+    for key, value in state.items():
+        target = None
+        if key.startswith("cls_head.fc_cls."):
+            target = "fc." + key[len("cls_head.fc_cls."):]
+        elif key.startswith("backbone.conv1.conv."):
+            target = "backbone.conv1." + key[len("backbone.conv1.conv."):]
+        elif key.startswith("backbone.conv1.bn."):
+            target = "backbone.bn1." + key[len("backbone.conv1.bn."):]
+        else:
+            match = block_pattern.match(key)
+            if match:
+                inner = _apply(_MMACTION_BLOCK_RULES, match.group(2))
+                if inner is not None:
+                    target = f"backbone.{match.group(1)}.{inner}"
+                    shift = shift or ".conv1.net." in key
+        if target is None:
+            unrecognised.append(key)
+            target = key
+        native[target] = value
+    _insert_identity_local_bn(native)
+    return ConvertedState(native, "mmaction2", unrecognised, shift)
+
+
+def _insert_identity_local_bn(native: dict[str, torch.Tensor], eps: float = 1e-5) -> None:
+    old_style = sorted(key[: -len("L.2.weight")] for key in native if key.endswith(".tam.L.2.weight"))
+    old_style = [prefix for prefix in old_style if f"{prefix}L.1.weight" not in native]
+    if not old_style:
+        return
+    warnings.warn(
+        f"{len(old_style)} TAM(s) come from an early MMAction2 release without BatchNorm in the local branch; "
+        "an identity BatchNorm was inserted (same eval outputs; it will normalise if you fine-tune)",
+        stacklevel=3,
+    )
+    for prefix in old_style:
+        last_conv = native.pop(f"{prefix}L.2.weight")
+        hidden = native[f"{prefix}L.0.weight"].shape[0]
+        like = last_conv.new_empty(0)
+        native[f"{prefix}L.1.weight"] = torch.ones(hidden, dtype=like.dtype)
+        native[f"{prefix}L.1.bias"] = torch.zeros(hidden, dtype=like.dtype)
+        native[f"{prefix}L.1.running_mean"] = torch.zeros(hidden, dtype=like.dtype)
+        native[f"{prefix}L.1.running_var"] = torch.full((hidden,), 1.0 - eps, dtype=like.dtype)
+        native[f"{prefix}L.1.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
+        native[f"{prefix}L.3.weight"] = last_conv
+
+
+def to_native(state: Mapping[str, torch.Tensor], source_format: str = "auto") -> ConvertedState:
+    """Map a state dict of any known layout (``source_format="auto"`` detects it) to native keys."""
+    if source_format == "auto":
+        source_format = detect_format(state)
+    if source_format == "official":
+        return official_to_native(state)
+    if source_format == "mmaction2":
+        return mmaction2_to_native(state)
+    if source_format == "native":
+        return ConvertedState(_strip_module(state), "native")
+    raise ValueError(f"unknown checkpoint format {source_format!r}; known: auto, {', '.join(FORMATS)}")
