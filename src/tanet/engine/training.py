@@ -154,6 +154,43 @@ def _seed_worker(worker_id: int) -> None:
     np.random.seed(seed)
 
 
+class EpochTaggedSampler(torch.utils.data.Sampler):
+    """Yields ``(epoch, index)`` so that the epoch reaches the dataset inside persistent
+    loader workers (whose dataset copies never see a ``set_epoch`` made in the main process).
+    """
+
+    def __init__(self, sampler: DistributedSampler):
+        self.sampler = sampler
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        return ((self.epoch, index) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class EpochAwareDataset(Dataset):
+    """Takes the ``(epoch, index)`` pairs of :class:`EpochTaggedSampler`; augmentation is
+    then a function of (seed, epoch, index), whichever worker loads the sample."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]
+
+
 def make_loader(dataset: Dataset, batch_size: int, sampler, *, num_workers: int,
                 persistent_workers: bool, pin_memory: bool, drop_last: bool) -> DataLoader:
     return DataLoader(
@@ -305,15 +342,17 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
     optimizer = build_optimizer(groups, lr, o.momentum, o.weight_decay, o.nesterov)
     params = trainable_parameters(groups)
 
-    train_sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank,
-                                       shuffle=True, seed=rt.seed, drop_last=True)
+    train_sampler = EpochTaggedSampler(DistributedSampler(
+        train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=rt.seed,
+        drop_last=True))
     if len(train_sampler) < d.batch_size:
         raise ConfigError(
             f"the training list has {len(train_set)} videos: fewer than one batch of "
             f"{d.batch_size} per process x {info.world_size} processes")
     loader_kw = dict(num_workers=d.num_workers, persistent_workers=d.persistent_workers,
                      pin_memory=d.pin_memory and device.type == "cuda")
-    train_loader = make_loader(train_set, d.batch_size, train_sampler, drop_last=True, **loader_kw)
+    train_loader = make_loader(EpochAwareDataset(train_set), d.batch_size, train_sampler,
+                               drop_last=True, **loader_kw)
     val_loader = None
     if val_set is not None:
         val_loader = make_loader(val_set, d.val_batch_size or d.batch_size,
@@ -374,9 +413,6 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
         for epoch in range(start_epoch, s.epochs):
             epoch_started = time.perf_counter()
             train_sampler.set_epoch(epoch)
-            for dataset in (train_set, val_set):
-                if dataset is not None and hasattr(dataset, "set_epoch"):
-                    dataset.set_epoch(epoch)
             epoch_lr = scheduler.current_lr
             train_stats = _train_one_epoch(
                 train_model, train_loader, optimizer, scheduler, scaler, criterion, params,
@@ -385,6 +421,7 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
             validate_now = val_loader is not None and (
                 (epoch + 1) % rt.eval_every == 0 or epoch + 1 == s.epochs)
             if validate_now:
+                _sync_buffers(model, info)
                 metrics = evaluate(model, val_loader, num_classes, device=device, amp=rt.amp,
                                    criterion=criterion, progress=main and rt.progress,
                                    desc=f"val {epoch + 1}")
@@ -424,6 +461,17 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
     return TrainResult(out_dir=out_dir, last_checkpoint=last_path, best_checkpoint=best_path,
                        best_top1=best_top1, final_metrics=final_metrics, history=history,
                        epochs_run=epochs_run)
+
+
+def _sync_buffers(model: nn.Module, info: dist_utils.DistInfo) -> None:
+    """Give every process rank 0's BatchNorm statistics (each process updated its own
+    during the epoch), so validation measures exactly the model that is checkpointed."""
+    if not info.enabled:
+        return
+    import torch.distributed as dist
+
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)
 
 
 def _resume_path(resume: Optional[str], last_path: Path) -> Optional[Path]:
