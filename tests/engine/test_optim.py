@@ -153,3 +153,14 @@ def test_linear_scaling_rule():
     assert scaled_lr(0.01, 16, 64) == pytest.approx(0.0025)
     assert scaled_lr(0.02, 256, 128) == pytest.approx(0.04)
     assert scaled_lr(0.01, 7, None) == 0.01
+
+
+@pytest.mark.parametrize("name", ["tsn_r18", "tsm_r18", "i3d311_r18", "tanet_r18"])
+def test_every_parameter_of_every_family_lands_in_one_group(name):
+    model = tanet.create_model(name, num_classes=3, num_segments=4, width=0.125)
+    groups = _by_name(model)
+    flat = [n for names in groups.values() for n in names]
+    assert sorted(flat) == sorted(n for n, _ in model.named_parameters())
+    # Every kernel of >= 3 dims but the stem is a normal weight (I3D's inflated 3x1x1 too).
+    kernels = sorted(n for n, p in model.named_parameters() if p.dim() >= 3 and n != "backbone.conv1.weight")
+    assert groups["normal_weight"] == kernels

@@ -7,7 +7,7 @@ group                  lr_mult   decay_mult  parameters
 =====================  ========  ==========  ==============================================
 first_conv_weight      1         1           weight of the first convolution (``conv1``)
 first_conv_bias        2         0           its bias, if any
-normal_weight          1         1           every other Conv1d/2d/3d weight (and Linear
+normal_weight          1         1           every other convolution weight (and Linear
                                              weights not covered by the linear policy)
 normal_bias            2         0           their biases
 bn                     1         0           BatchNorm affine parameters (with partial BN:
@@ -71,6 +71,18 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
+def _is_conv_like(module: nn.Module) -> bool:
+    """A torch convolution, or a custom one (e.g. I3D's inflated t x k x k convolution)
+    that holds exactly a kernel ``weight`` of >= 3 dimensions and optionally a ``bias``."""
+    if isinstance(module, _CONV_TYPES):
+        return True
+    if isinstance(module, (nn.Linear, *_BN_TYPES)):
+        return False
+    own = dict(module.named_parameters(recurse=False))
+    weight = own.get("weight")
+    return (weight is not None and weight.dim() >= 3 and set(own) <= {"weight", "bias"})
+
+
 def build_param_groups(model: nn.Module, linear_policy: str = "official",
                        partial_bn: bool = False) -> list[dict]:
     """Split the trainable parameters of ``model`` into the official groups.
@@ -89,11 +101,11 @@ def build_param_groups(model: nn.Module, linear_policy: str = "official",
     assigned: set[int] = set()
     for module in model.modules():
         own = [p for p in module.parameters(recurse=False)]
-        if isinstance(module, _CONV_TYPES):
+        if _is_conv_like(module):
             conv_count += 1
             prefix = "first_conv" if conv_count == 1 else "normal"
             buckets[f"{prefix}_weight"].append(module.weight)
-            if module.bias is not None:
+            if getattr(module, "bias", None) is not None:
                 buckets[f"{prefix}_bias"].append(module.bias)
         elif isinstance(module, nn.Linear):
             boosted = linear_policy == "official" or (
@@ -110,7 +122,8 @@ def build_param_groups(model: nn.Module, linear_policy: str = "official",
         elif own:
             raise ValueError(
                 f"no learning-rate policy for parameters of {type(module).__name__}; "
-                "supported: Conv1d/2d/3d, Linear, BatchNorm"
+                "supported: convolutions (a >= 3-d kernel 'weight' and optional 'bias'), "
+                "Linear, BatchNorm"
             )
         assigned.update(id(p) for p in own)
     unassigned = [n for n, p in model.named_parameters() if id(p) not in assigned]
