@@ -38,7 +38,7 @@ def _worker(rank: int, world_size: int, port: int, overrides: list, out_dir: str
 def test_two_process_gloo_run(tiny_videos, tmp_path):
     run = tmp_path / "run"
     overrides = [f"data.root={tiny_videos.root}", f"data.train_list={tiny_videos.train_list}",
-                 f"data.val_list={tiny_videos.val_list}", "model.num_classes=4",
+                 f"data.val_list={tiny_videos.val_list}",
                  "schedule.epochs=1", f"runtime.out={run}", "runtime.progress=false",
                  "runtime.dist_backend=gloo"]
     mp.start_processes(_worker, args=(2, _free_port(), overrides, str(tmp_path)), nprocs=2,

@@ -106,7 +106,8 @@ def resolve_num_classes(config: TrainConfig, class_names: Optional[Sequence[str]
                       "or data.class_names (a file with one class name per line)")
 
 
-def build_datasets(config: TrainConfig, class_names: Optional[Sequence[str]]):
+def build_datasets(config: TrainConfig, class_names: Optional[Sequence[str]],
+                   num_classes: Optional[int] = None):
     """Train and validation datasets from the data section (validation may be None)."""
     from tanet.data.dataset import build_test_dataset, build_train_dataset
 
@@ -114,7 +115,7 @@ def build_datasets(config: TrainConfig, class_names: Optional[Sequence[str]]):
     if not d.train_list:
         raise ConfigError("data.train_list is not set (--train-list)")
     common = data_kwargs(config)
-    common["num_classes"] = resolve_num_classes(config, class_names)
+    common["num_classes"] = num_classes or resolve_num_classes(config, class_names)
     if d.flip == "swap" and class_names is None:
         raise ConfigError("data.flip='swap' needs data.class_names to find left/right classes")
     train_set = build_train_dataset(d.train_list, d.root or None, size=d.size,
@@ -318,7 +319,7 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
     num_classes = (getattr(model, "num_classes", None) if model is not None
                    else resolve_num_classes(config, class_names))
     if train_set is None:
-        train_set, built_val = build_datasets(config, class_names)
+        train_set, built_val = build_datasets(config, class_names, num_classes)
         val_set = val_set if val_set is not None else built_val
     if model is None:
         model = build_model(config, num_classes)
