@@ -146,3 +146,24 @@ def test_evaluate_api_on_a_real_loader(tiny_videos):
     assert scores.shape == (12, 4)
     top1 = 100 * (scores.argmax(1) == labels).float().mean().item()
     assert metrics["top1"] == pytest.approx(top1)
+
+
+@pytest.mark.parametrize("options", [
+    ("runtime.amp=bf16",),
+    ("runtime.channels_last=true", "model.name=i3d311_r18"),
+    ("optim.partial_bn=true", "optim.linear_lr_policy=classifier"),
+    ("data.sampling=dense", "data.val_protocol=accurate", "data.flip=true", "schedule.name=step",
+     "schedule.warmup_epochs=0.5", "schedule.milestones=[1]"),
+], ids=["bf16", "channels_last-i3d", "partial_bn", "dense-accurate-step"])
+def test_runtime_options_train_one_epoch(tiny_videos, tmp_path, options):
+    result = train(tiny_config(tiny_videos, tmp_path / "run", "schedule.epochs=1", *options))
+    record = result.history[0]
+    assert torch.isfinite(torch.tensor(record["train_loss"])) and record["val_top1"] >= 0
+    checkpoint = load_checkpoint_file(result.last_checkpoint)
+    assert checkpoint["config"]["runtime"] == result_config(tmp_path / "run")["runtime"]
+
+
+def result_config(run):
+    import yaml
+
+    return yaml.safe_load((run / "config.yaml").read_text())

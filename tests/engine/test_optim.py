@@ -164,3 +164,16 @@ def test_every_parameter_of_every_family_lands_in_one_group(name):
     # Every kernel of >= 3 dims but the stem is a normal weight (I3D's inflated 3x1x1 too).
     kernels = sorted(n for n, p in model.named_parameters() if p.dim() >= 3 and n != "backbone.conv1.weight")
     assert groups["normal_weight"] == kernels
+
+
+@pytest.mark.parametrize("name", ["tanet_r18", "i3d311_r18"])
+def test_channels_last_keeps_outputs(name):
+    from tanet.engine.training import to_channels_last
+
+    torch.manual_seed(0)
+    model = tanet.create_model(name, num_classes=3, num_segments=4, width=0.125).eval()
+    clips = torch.randn(2, 3, 4, 32, 32)
+    expected = model(clips)
+    to_channels_last(model)
+    assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(model(clips), expected, rtol=1e-4, atol=1e-5)

@@ -202,6 +202,17 @@ def make_loader(dataset: Dataset, batch_size: int, sampler, *, num_workers: int,
     )
 
 
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """channels_last for 4-d kernels and channels_last_3d for 5-d ones (I3D), in place
+    (``Module.to(memory_format=...)`` refuses models that mix both)."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+        elif tensor.dim() == 5:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
+    return model
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -331,7 +342,7 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
     groups = build_param_groups(model, o.linear_lr_policy, o.partial_bn)
     model.to(device)
     if rt.channels_last:
-        model.to(memory_format=torch.channels_last)
+        to_channels_last(model)
     if rt.sync_bn and info.enabled:
         if device.type != "cuda":
             raise ConfigError("runtime.sync_bn needs CUDA (SyncBatchNorm has no CPU kernel)")
