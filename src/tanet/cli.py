@@ -12,6 +12,7 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tanet.demo", "train TANet/TSN/TSM/I3D on the built-in motion and appearance sets; write a report"),
     "flops": ("tanet.analysis.flops", "count parameters and GFLOPs (multiply-adds) of a model"),
     "models": ("tanet.models.registry", "list the registered models"),
     "synth": ("tanet.data.synthetic", "generate the built-in synthetic motion / appearance video sets"),

@@ -221,8 +221,11 @@ def build_train_dataset(
     short_policy: ShortPolicy = "loop",
     num_classes: int | None = None,
     seed: int = 0,
+    crop_scales: Sequence[float] = (1, 0.875, 0.75, 0.66),
 ) -> VideoDataset:
     """Training dataset: TSN segment (or dense) sampling + multi-scale crop.
+
+    ``crop_scales``: crop sides as fractions of the short side (TSN's multi-scale crop).
 
     ``flip``: ``True`` flips half of the clips, ``False`` never flips, ``"swap"`` flips and
     exchanges left/right classes (needs ``class_names``; see :func:`flip_label_map`).
@@ -251,7 +254,7 @@ def build_train_dataset(
         sampler = DenseSampler(num_segments, interval=dense_interval, train=True, short_policy=short_policy)
     else:
         raise ValueError(f"sampling must be 'segment' or 'dense', got {sampling!r}")
-    transform = train_transform(size, flip=bool(flip), scale_size=scale_size)
+    transform = train_transform(size, crop_scales, flip=bool(flip), scale_size=scale_size)
     return VideoDataset(
         list_file, root, sampler=sampler, transform=transform, backend=backend, strict=strict,
         label_map_on_flip=label_map, seed=seed, num_classes=num_classes, frames=frames,

@@ -50,6 +50,7 @@ class DataConfig:
     size: int = 224
     scale_size: int = 256
     flip: Union[bool, str] = True  # True, False, or "swap" (flip with left/right label swap)
+    crop_scales: list = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])  # multi-scale crop
     val_protocol: str = "efficient"  # evaluation after each epoch: efficient|accurate|dense
     backend: Optional[str] = None  # video reader backend (None: automatic)
     frames: Optional[bool] = None  # list lines are frame folders (None: decide per line)
@@ -64,8 +65,9 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """SGD with the official TSN/TAM parameter groups."""
+    """SGD with the official TSN/TAM parameter groups (AdamW for small from-scratch CPU runs)."""
 
+    name: str = "sgd"  # "sgd" (every official recipe) or "adamw" (faster from scratch on tiny data)
     lr: float = 0.01  # learning rate at base_batch_size
     base_batch_size: Optional[int] = None  # None: use lr as is; else linear scaling rule
     momentum: float = 0.9
@@ -140,6 +142,7 @@ class TrainConfig:
         _choice("data.val_protocol", self.data.val_protocol, ("efficient", "accurate", "dense"))
         if self.data.flip not in (True, False, "swap"):
             raise ConfigError(f"data.flip must be true, false or 'swap', got {self.data.flip!r}")
+        _choice("optim.name", self.optim.name, ("sgd", "adamw"))
         _choice("optim.linear_lr_policy", self.optim.linear_lr_policy,
                 ("official", "classifier", "none"))
         _choice("schedule.name", self.schedule.name, ("step", "cosine"))

@@ -139,13 +139,18 @@ def build_param_groups(model: nn.Module, linear_policy: str = "official",
 
 
 def build_optimizer(groups: list[dict], lr: float, momentum: float = 0.9,
-                    weight_decay: float = 1e-4, nesterov: bool = False) -> torch.optim.SGD:
-    """SGD over the policy groups; each group's lr/wd is the base times its multiplier."""
-    sgd_groups = [
+                    weight_decay: float = 1e-4, nesterov: bool = False,
+                    name: str = "sgd") -> torch.optim.Optimizer:
+    """SGD (or AdamW) over the policy groups; each group's lr/wd is the base times its multiplier."""
+    scaled_groups = [
         {**g, "lr": lr * g["lr_mult"], "weight_decay": weight_decay * g["decay_mult"]}
         for g in groups
     ]
-    return torch.optim.SGD(sgd_groups, lr=lr, momentum=momentum, weight_decay=weight_decay,
+    if name == "adamw":
+        return torch.optim.AdamW(scaled_groups, lr=lr, weight_decay=weight_decay)
+    if name != "sgd":
+        raise ValueError(f"unknown optimizer {name!r}; valid: sgd, adamw")
+    return torch.optim.SGD(scaled_groups, lr=lr, momentum=momentum, weight_decay=weight_decay,
                            nesterov=nesterov)
 
 

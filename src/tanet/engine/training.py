@@ -119,7 +119,7 @@ def build_datasets(config: TrainConfig, class_names: Optional[Sequence[str]],
     if d.flip == "swap" and class_names is None:
         raise ConfigError("data.flip='swap' needs data.class_names to find left/right classes")
     train_set = build_train_dataset(d.train_list, d.root or None, size=d.size,
-                                    scale_size=d.scale_size, flip=d.flip,
+                                    scale_size=d.scale_size, flip=d.flip, crop_scales=tuple(d.crop_scales),
                                     class_names=class_names, seed=config.runtime.seed, **common)
     val_set = None
     if d.val_list:
@@ -351,7 +351,7 @@ def _train(config, info, device, main, model, train_set, val_set, class_names, s
 
     global_batch = d.batch_size * info.world_size
     lr = scaled_lr(o.lr, global_batch, o.base_batch_size)
-    optimizer = build_optimizer(groups, lr, o.momentum, o.weight_decay, o.nesterov)
+    optimizer = build_optimizer(groups, lr, o.momentum, o.weight_decay, o.nesterov, o.name)
     params = trainable_parameters(groups)
 
     train_sampler = EpochTaggedSampler(DistributedSampler(
