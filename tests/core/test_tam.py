@@ -193,3 +193,49 @@ def test_fused_under_torch_compile():
     out.sum().backward()
     eager_grad = torch.autograd.grad(tam(x).sum(), x)[0]
     torch.testing.assert_close(x.grad, eager_grad)
+
+
+def test_tam_then_conv_equals_conv_of_tam_with_all_gradients():
+    torch.manual_seed(0)
+    tam = TAM(16, num_segments=4)
+    conv = torch.nn.Conv2d(16, 8, 3, stride=2, padding=1, bias=False)
+    x = torch.randn(8, 16, 9, 9, dtype=torch.float64, requires_grad=True)
+    tam.double(), conv.double()
+    results = []
+    for fused in (True, False):
+        for parameter in (*tam.parameters(), *conv.parameters()):
+            parameter.grad = None
+        x.grad = None
+        out = tam.forward_then_conv(x, conv) if fused else conv(tam(x))
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        results.append([out.detach(), x.grad.clone()] + [p.grad.clone() for p in (*tam.parameters(), *conv.parameters())])
+    for fused, plain in zip(*results):
+        torch.testing.assert_close(fused, plain)
+
+
+def _saved_bytes(model, clips):
+    """Bytes the autograd graph keeps for the backward (each storage counted once)."""
+    storages = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(clips).sum()
+    return sum(storages.values())
+
+
+def test_tanet_keeps_no_more_activations_than_tsn_in_training():
+    import tanet
+
+    clips = torch.randn(2, 3, 4, 128, 128)
+    saved = {}
+    for name in ("tanet_r50", "tsn_r50"):
+        torch.manual_seed(0)
+        model = tanet.create_model(name, num_classes=5, num_segments=4, width=0.25).train()
+        parameters = sum(p.numel() * p.element_size() for p in model.parameters())
+        saved[name] = _saved_bytes(model, clips) - parameters  # weights are saved by reference too
+    # TAM's branches keep only (N, C, T)-sized tensors; its output is recomputed in the backward.
+    # (Keeping the output, as conv(tam(x)) does, measures 1.09 here.)
+    assert saved["tanet_r50"] / saved["tsn_r50"] < 1.02

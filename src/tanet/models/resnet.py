@@ -103,6 +103,11 @@ class _TemporalBlockMixin:
     def _at(self, position: str, x: torch.Tensor) -> torch.Tensor:
         return self.tam(x) if self.tam_position == position else x
 
+    def _conv_after(self, position: str, x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+        """``conv(tam(x))`` when TAM sits at ``position``, run so that TAM's output is not kept for the
+        backward (see :meth:`TAM.forward_then_conv`); ``conv(x)`` otherwise."""
+        return self.tam.forward_then_conv(x, conv) if self.tam_position == position else conv(x)
+
     def _residual_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.temporal.kind == "shift":
             x = self.shift(x)
@@ -141,8 +146,7 @@ class BasicBlock(_TemporalBlockMixin, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
-        out = self._at("b", out)
-        out = self._at("d", self.bn2(self.conv2(out)))
+        out = self._at("d", self.bn2(self._conv_after("b", out, self.conv2)))
         return self.relu(out + identity)
 
 
@@ -180,10 +184,8 @@ class Bottleneck(_TemporalBlockMixin, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
-        out = self._at("b", out)
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self._at("c", out)
-        out = self._at("d", self.bn3(self.conv3(out)))
+        out = self.relu(self.bn2(self._conv_after("b", out, self.conv2)))
+        out = self._at("d", self.bn3(self._conv_after("c", out, self.conv3)))
         return self.relu(out + identity)
 
 

@@ -171,22 +171,82 @@ class _AdaptiveTemporalConv(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         frames, coefficients = ctx.saved_tensors
+        return _adaptive_temporal_conv_backward(frames, coefficients, grad_out, *ctx.needs_input_grad[:2])
+
+
+def _adaptive_temporal_conv_backward(
+    frames: torch.Tensor, coefficients: torch.Tensor, grad_out: torch.Tensor, need_frames: bool, need_coefficients: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """dX by the same op with the adjoint taps; dC[t, k] = Σ_space dY[t] · X[t + k - K//2]."""
+    grad_frames = grad_coefficients = None
+    if need_frames:
+        grad_frames = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
+    if need_coefficients:
+        num_clips, num_segments, channels, kernel_size = coefficients.shape
+        grad_coefficients = coefficients.new_zeros(coefficients.shape)
+        for clip in range(num_clips):
+            # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one batched
+            # GEMM over strided views (T×T per channel is cheap; per-tap dot products are many tiny GEMMs)
+            grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+            frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+            gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
+            for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
+                diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
+                grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
+    return grad_frames, grad_coefficients
+
+
+class _AdaptiveTemporalConvThenConv2d(torch.autograd.Function):
+    """conv2d(Θ ⊗ (V ⊙ X)) that does not keep Θ ⊗ (V ⊙ X) for the backward.
+
+    The convolution after TAM would save its input, one more activation of the block's width per
+    block; the backward recomputes it from X instead (one cheap elementwise pass), which is what keeps
+    TANet's training memory at TSN's.
+    """
+
+    @staticmethod
+    def forward(ctx, frames, coefficients, weight, stride, padding, dilation, groups):
+        mixed = _shifted_multiply_add(frames, coefficients)
+        out = F.conv2d(mixed.view(-1, *frames.shape[2:]), weight, None, stride, padding, dilation, groups)
+        ctx.save_for_backward(frames, coefficients, weight)
+        ctx.conv_options = (stride, padding, dilation, groups)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        frames, coefficients, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conv_options
+        need_frames, need_coefficients, need_weight = ctx.needs_input_grad[:3]
+        mixed = _shifted_multiply_add(frames, coefficients).view(-1, *frames.shape[2:])
+        grad_mixed, grad_weight, _ = torch.ops.aten.convolution_backward(
+            grad_out, mixed, weight, None, stride, padding, dilation, False, [0, 0], groups,
+            [need_frames or need_coefficients, need_weight, False],
+        )
+        del mixed
         grad_frames = grad_coefficients = None
-        if ctx.needs_input_grad[0]:
-            grad_frames = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
-        if ctx.needs_input_grad[1]:
-            num_clips, num_segments, channels, kernel_size = coefficients.shape
-            grad_coefficients = coefficients.new_zeros(coefficients.shape)
-            for clip in range(num_clips):
-                # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one batched
-                # GEMM over strided views (T×T per channel is cheap; per-tap dot products are many tiny GEMMs)
-                grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
-                frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
-                gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
-                for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
-                    diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
-                    grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
-        return grad_frames, grad_coefficients
+        if grad_mixed is not None:
+            grad_frames, grad_coefficients = _adaptive_temporal_conv_backward(
+                frames, coefficients, grad_mixed.view_as(frames), need_frames, need_coefficients
+            )
+        return grad_frames, grad_coefficients, grad_weight, None, None, None, None
+
+
+def _fusable_conv(x: torch.Tensor, conv: nn.Module) -> bool:
+    """Whether TAM + ``conv`` may run as :class:`_AdaptiveTemporalConvThenConv2d` (training, plain fp32/fp64
+    conv without bias; anything else takes the two ordinary steps)."""
+    return (
+        type(conv) is nn.Conv2d
+        and conv.bias is None
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+        and torch.is_grad_enabled()
+        and (x.requires_grad or conv.weight.requires_grad)
+        and x.is_contiguous()
+        and x.dtype == conv.weight.dtype
+        and not torch.is_autocast_enabled(x.device.type)
+        and not conv._forward_hooks
+        and not conv._forward_pre_hooks
+    )
 
 
 # Export branch (torch.export / torch.onnx): the fused path uses an autograd.Function and a Python
@@ -364,7 +424,7 @@ class TAM(nn.Module):
             adaptive_kernel = adaptive_kernel.view(num_clips, channels, self.kernel_size)
         return importance_map, adaptive_kernel
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _branches_and_capture(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         importance_map, adaptive_kernel = self.branch_outputs(x)
         if self._capture_sink is not None:
             self._capture_sink.append(
@@ -373,8 +433,24 @@ class TAM(nn.Module):
                     None if adaptive_kernel is None else adaptive_kernel.detach().float().cpu(),
                 )
             )
+        return importance_map, adaptive_kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        importance_map, adaptive_kernel = self._branches_and_capture(x)
         if adaptive_kernel is None:
             num_clips = x.shape[0] // self.num_segments
             scale = importance_map.transpose(1, 2).reshape(num_clips * self.num_segments, -1, 1, 1)
             return x * scale.to(x.dtype)
         return adaptive_temporal_conv(x, adaptive_kernel, importance_map)
+
+    def forward_then_conv(self, x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+        """``conv(self(x))``; in training, without keeping TAM's output for the backward (recomputed)."""
+        if self.branches == "local" or _is_exporting() or not _fusable_conv(x, conv):
+            return conv(self(x))
+        importance_map, adaptive_kernel = self._branches_and_capture(x)
+        num_clips, channels, num_segments = _check_shapes(x, adaptive_kernel, importance_map)
+        coefficients = temporal_coefficients(adaptive_kernel, importance_map, num_segments).to(x.dtype)
+        frames = x.view(num_clips, num_segments, *x.shape[1:])
+        return _AdaptiveTemporalConvThenConv2d.apply(
+            frames, coefficients, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups
+        )
