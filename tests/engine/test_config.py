@@ -114,3 +114,15 @@ def test_cli_flags_map_to_keys_and_set_wins():
 def test_valid_keys_cover_every_section():
     keys = valid_keys()
     assert {"model.name", "data.train_list", "optim.lr", "schedule.milestones", "runtime.resume"} <= set(keys)
+
+
+def test_strict_data_flag_sets_data_strict():
+    import argparse
+
+    from tanet.engine.commands.train import add_arguments, overrides_from_args
+    from tanet.engine.config import load_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert load_config(None, overrides_from_args(parser.parse_args(["--strict-data"]))).data.strict is True
+    assert load_config(None, overrides_from_args(parser.parse_args([]))).data.strict is False

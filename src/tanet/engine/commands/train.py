@@ -35,6 +35,7 @@ SWITCHES = {
     "--compile": ("runtime.compile", "torch.compile the model"),
     "--sync-bn": ("runtime.sync_bn", "SyncBatchNorm across processes (GPU)"),
     "--partial-bn": ("optim.partial_bn", "freeze all BatchNorm2d but the first"),
+    "--strict-data": ("data.strict", "fail on an unreadable video instead of skipping it (with a warning)"),
 }
 
 
