@@ -249,10 +249,10 @@ def _fusable_conv(x: torch.Tensor, conv: nn.Module) -> bool:
     )
 
 
-# Export branch (torch.export / torch.onnx): the fused path uses an autograd.Function and a Python
-# loop over clips, which pins the batch size in an exported graph (and ``diag_embed`` has no ONNX
-# op). While exporting we switch to this loop-free formulation of the same Θ ⊗ (V ⊙ X): zero-pad
-# V ⊙ X along time and sum K shifted slices weighted by Θ, so the batch dimension stays symbolic.
+# Export branch (torch.export / torch.onnx): the fused path is a custom autograd.Function with
+# in-place multiply-adds on views, which exporters trace poorly. While exporting we switch to a
+# functional formulation of the same Θ ⊗ (V ⊙ X): zero-pad V ⊙ X along time and sum K shifted
+# slices weighted by Θ, out of place, so the batch dimension stays symbolic.
 def _is_exporting() -> bool:
     return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
 
