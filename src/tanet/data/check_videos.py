@@ -12,7 +12,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_list

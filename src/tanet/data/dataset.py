@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_class_names, read_list
 from .sampling import DenseSampler, SegmentSampler, ShortPolicy
-from .transforms import TestTransform, TrainTransform, flip_label_map, test_transform, train_transform
+from .transforms import flip_label_map, test_transform, train_transform
 
 __all__ = [
     "VideoDataset",

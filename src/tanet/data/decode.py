@@ -22,7 +22,6 @@ import bisect
 import functools
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from .decode import VideoDecodeError
 from .transforms import short_side_size
