@@ -71,7 +71,9 @@ def _train_config(plan: DemoPlan, dataset: SyntheticDataset, model_name: str, ou
     config.model.width = plan.width
     config.model.dropout = plan.dropout
     data = config.data
-    data.train_list, data.val_list = str(dataset.train_list), str(dataset.val_list)
+    # no validation during training: each run is tested once afterwards (test_checkpoint), which also
+    # gives the confusion matrix the pair accuracies need
+    data.train_list = str(dataset.train_list)
     data.root, data.class_names = str(dataset.root), str(dataset.classes_file)
     data.sampling, data.dense_interval = "dense", plan.dense_interval
     data.size, data.scale_size, data.crop_scales = plan.size, plan.scale_size, list(plan.crop_scales)
@@ -91,7 +93,6 @@ def _train_config(plan: DemoPlan, dataset: SyntheticDataset, model_name: str, ou
     runtime.device = "cpu"
     runtime.seed = seed
     runtime.num_threads = 1  # tiny convolutions: a second OpenMP thread costs more than it gives
-    runtime.eval_every = plan.epochs  # validate once, at the end
     runtime.resume = "auto"
     runtime.progress = progress
     runtime.tensorboard = False
@@ -99,7 +100,7 @@ def _train_config(plan: DemoPlan, dataset: SyntheticDataset, model_name: str, ou
     return config
 
 
-def pair_accuracies(confusion, class_names: Sequence[str]) -> Optional[dict]:
+def pair_accuracies(confusion) -> Optional[dict]:
     """For the motion set's class pairs (a class and its time reversal, adjacent indices):
     how often the pair is right, and how often the class is right when the pair is.
 
@@ -111,9 +112,8 @@ def pair_accuracies(confusion, class_names: Sequence[str]) -> Optional[dict]:
     if confusion.shape[0] % 2:
         return None
     pair_of = torch.arange(confusion.shape[0]) // 2
-    total = confusion.sum()
-    same_pair = sum(confusion[i, j] for i in range(len(pair_of)) for j in range(len(pair_of)) if pair_of[i] == pair_of[j])
-    correct = confusion.diag().sum()
+    same_pair = confusion[pair_of[:, None] == pair_of[None, :]].sum()
+    total, correct = confusion.sum(), confusion.diag().sum()
     if total == 0 or same_pair == 0:
         return None
     return {"pair_top1": float(100 * same_pair / total), "within_pair_top1": float(100 * correct / same_pair)}
@@ -141,7 +141,7 @@ def _train_and_test(plan: DemoPlan, dataset: SyntheticDataset, kind: str, short:
         "checkpoint": str(result.last_checkpoint),
     }
     if kind == "motion":
-        pairs = pair_accuracies(metrics["confusion"], dataset.class_names)
+        pairs = pair_accuracies(metrics["confusion"])
         if pairs:
             row.update({key: round(value, 2) for key, value in pairs.items()})
     return row
@@ -287,7 +287,7 @@ def run_demo(
         spec = plan.preset.spec(kind, seed=seed, num_classes=classes)
         print(f"[data] {kind} set ({spec.num_classes or 'all'} classes, {spec.frames} frames, {spec.size}px)", flush=True)
         datasets[kind] = generate(spec, cache_dir=cache_dir, progress=progress)
-        print(f"       {datasets[kind].summary() if hasattr(datasets[kind], 'summary') else datasets[kind].root}", flush=True)
+        print(f"       {datasets[kind].summary()}", flush=True)
     metrics: dict = {kind: {} for kind in KINDS}
     total = len(KINDS) * len(models)
     for kind in KINDS:

@@ -11,7 +11,7 @@ from tanet.demo import pair_accuracies
 def test_pair_accuracies_by_hand():
     # 4 classes = 2 pairs (0,1) and (2,3); rows are true classes
     confusion = torch.tensor([[3, 1, 0, 0], [2, 2, 0, 0], [0, 0, 4, 0], [1, 0, 1, 2]])
-    result = pair_accuracies(confusion, ["a", "b", "c", "d"])
+    result = pair_accuracies(confusion)
     # same pair: 3+1+2+2+4+0+1+2 = 15 of 16; correct: 3+2+4+2 = 11
     assert result["pair_top1"] == pytest.approx(100 * 15 / 16)
     assert result["within_pair_top1"] == pytest.approx(100 * 11 / 15)

@@ -282,12 +282,19 @@ def adaptive_temporal_conv(
     Numerically equal to :func:`adaptive_temporal_conv_reference` (fp32 max abs diff ~1e-7), faster,
     and lighter in memory. x: (N*T, C, H, W); kernel Θ: (N, C, K); importance V: (N, C, T) or None.
     """
-    num_clips, _, num_segments = _check_shapes(x, kernel, importance)
     if _is_exporting():
-        return _export_friendly_temporal_conv(x, kernel, importance, num_segments)
-    coefficients = temporal_coefficients(kernel, importance, num_segments).to(x.dtype)
-    frames = x.view(num_clips, num_segments, *x.shape[1:])
+        return _export_friendly_temporal_conv(x, kernel, importance, _check_shapes(x, kernel, importance)[2])
+    frames, coefficients = _frames_and_coefficients(x, kernel, importance)
     return _AdaptiveTemporalConv.apply(frames, coefficients).view_as(x)
+
+
+def _frames_and_coefficients(
+    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (N*T, C, H, W) as a (N, T, C, H, W) view, and the per-frame tap weights in x's dtype."""
+    num_clips, _, num_segments = _check_shapes(x, kernel, importance)
+    coefficients = temporal_coefficients(kernel, importance, num_segments).to(x.dtype)
+    return x.view(num_clips, num_segments, *x.shape[1:]), coefficients
 
 
 @dataclass
@@ -448,9 +455,7 @@ class TAM(nn.Module):
         if self.branches == "local" or _is_exporting() or not _fusable_conv(x, conv):
             return conv(self(x))
         importance_map, adaptive_kernel = self._branches_and_capture(x)
-        num_clips, channels, num_segments = _check_shapes(x, adaptive_kernel, importance_map)
-        coefficients = temporal_coefficients(adaptive_kernel, importance_map, num_segments).to(x.dtype)
-        frames = x.view(num_clips, num_segments, *x.shape[1:])
+        frames, coefficients = _frames_and_coefficients(x, adaptive_kernel, importance_map)
         return _AdaptiveTemporalConvThenConv2d.apply(
             frames, coefficients, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups
         )
