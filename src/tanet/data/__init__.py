@@ -26,6 +26,7 @@ from .decode import (
     read_frames,
     torchcodec_available,
 )
+from .labels import flip_label_map
 from .lists import ListFileError, VideoRecord, read_class_names, read_list, write_class_names, write_list
 from .sampling import DenseSampler, SegmentSampler, fit_short
 from .transforms import (
@@ -34,7 +35,6 @@ from .transforms import (
     CropBox,
     TestTransform,
     TrainTransform,
-    flip_label_map,
     hflip,
     multi_scale_crop_params,
     normalize,

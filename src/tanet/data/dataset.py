@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_class_names, read_list
 from .sampling import DenseSampler, SegmentSampler, ShortPolicy
-from .transforms import flip_label_map, test_transform, train_transform
+from .labels import flip_label_map
+from .transforms import test_transform, train_transform
 
 __all__ = [
     "VideoDataset",

@@ -15,7 +15,6 @@ twins (``resized_crop``, ``hflip``, ``normalize``, ``multi_scale_crop_params``,
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -37,7 +36,6 @@ __all__ = [
     "TestTransform",
     "train_transform",
     "test_transform",
-    "flip_label_map",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -288,38 +286,3 @@ def test_transform(
 
 
 test_transform.__test__ = False  # type: ignore[attr-defined]
-
-# --------------------------------------------------------------------------- labels
-
-_SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
-
-
-def _normalise_name(name: str) -> str:
-    name = name.replace("[", "").replace("]", "")
-    return " ".join(name.lower().split())
-
-
-def _swap_sides(name: str) -> str:
-    return _SIDE_WORD.sub(lambda m: "right" if m.group(1).lower() == "left" else "left", name)
-
-
-def flip_label_map(class_names: Sequence[str]) -> dict[int, int]:
-    """Label swap for horizontal flipping, built from class *names*.
-
-    Two classes pair up when exchanging the words "left" and "right" in one name gives the
-    other (case, brackets and spacing ignored), e.g. Something-Something's "Pushing
-    something from left to right" <-> "Pushing something from right to left". The map holds
-    both directions of every pair and nothing else (``map.get(label, label)`` applies it).
-    """
-    by_name: dict[str, int] = {}
-    for index, name in enumerate(class_names):
-        key = _normalise_name(name)
-        if key in by_name:
-            raise ValueError(f"duplicate class name {name!r} (classes {by_name[key]} and {index})")
-        by_name[key] = index
-    mapping: dict[int, int] = {}
-    for key, index in by_name.items():
-        partner = by_name.get(_swap_sides(key))
-        if partner is not None and partner != index:
-            mapping[index] = partner
-    return mapping
