@@ -56,7 +56,7 @@ def flip_label_map(class_names: Sequence[str]) -> dict[int, int]:
     for index, name in enumerate(class_names):
         key = canonical(name_words(name))
         if key in by_words:
-            raise ValueError(f"class names {class_names[by_words[key]]!r} and {name!r} (classes "
+            raise ValueError(f"duplicate class names {class_names[by_words[key]]!r} and {name!r} (classes "
                              f"{by_words[key]} and {index}) are the same words")
         by_words[key] = index
     mapping: dict[int, int] = {}
