@@ -10,19 +10,24 @@ budget, tests them, probes the learned TAM kernels, and writes a run folder:
 * ``accuracy.png`` — the table as a bar chart; ``kernels/`` — the kernel analysis;
 * ``runs/<set>/<model>/`` — each training run (config, checkpoints, log), ``…/test/`` its test.
 
-A rerun with the same ``--out`` reuses finished runs (each training resumes with ``resume=auto``).
+The training recipe is the shipped ``configs/demo.yaml`` (``demo_quick.yaml`` for ``--quick``), which
+``tanet train demo`` runs too. A rerun with the same ``--out`` reuses finished runs (each training
+resumes with ``resume=auto``).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tanet.data.synthetic import DEFAULT_PRESET, QUICK_PRESET, SyntheticDataset, SyntheticPreset, generate
+from tanet.analysis.kernels import KernelDataset, analyse_kernels
+from tanet.data.synthetic import SyntheticDataset
+from tanet.engine.builders import synthetic_set
+from tanet.engine.config import TrainConfig, load_config
+from tanet.engine.testing import test_checkpoint
+from tanet.engine.trainer import train
+from tanet.utils.io import atomic_write_json, atomic_write_text
 
 __all__ = ["DemoPlan", "DEFAULT_PLAN", "QUICK_PLAN", "run_demo", "pair_accuracies"]
 
@@ -33,71 +38,34 @@ MODELS = {"tanet": "tanet_r18", "tsn": "tsn_r18", "tsm": "tsm_r18", "i3d311": "i
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """Everything that sets the demo's size; every model of a set gets the same budget."""
+    """What sets the demo's size. The training settings, the same for every model of a set, are the
+    shipped recipe ``recipe``; the rest is the sets' and the kernel analysis' size."""
 
-    preset: SyntheticPreset
-    epochs: int
+    recipe: str  # a shipped recipe (configs/<recipe>.yaml)
     # the appearance set's classes (None: the preset's); 6 keeps its epochs as cheap as the motion set's
     appearance_classes: Optional[int] = None
-    width: float = 0.25
-    num_segments: int = 8
-    size: int = 56
-    scale_size: int = 64
-    # Dense sampling at a fixed stride keeps the object's per-step displacement regular; TSN's
-    # random frame per 2-frame segment makes it jump by 1-3 frames and slowed learning several-fold
-    # in our measurements on these 16-frame clips.
-    dense_interval: int = 2
-    crop_scales: tuple = (1.0, 0.875)
-    batch_size: int = 16
-    lr: float = 3e-3  # AdamW: from scratch on a few hundred clips, SGD needs many more epochs
-    weight_decay: float = 0.05
-    dropout: float = 0.2
+    epochs: Optional[int] = None  # None: the recipe's
     kernel_videos: int = 96
     kernel_blocks: tuple = ("layer3.1", "layer4.1")
 
 
-DEFAULT_PLAN = DemoPlan(preset=DEFAULT_PRESET, epochs=10, appearance_classes=6)
-QUICK_PLAN = DemoPlan(
-    preset=QUICK_PRESET, epochs=3, size=40, scale_size=48, dense_interval=1, kernel_videos=24
-)
+DEFAULT_PLAN = DemoPlan(recipe="demo", appearance_classes=6)
+QUICK_PLAN = DemoPlan(recipe="demo_quick", kernel_videos=24)
 
 
-def _train_config(plan: DemoPlan, dataset: SyntheticDataset, model_name: str, out: Path, progress: bool, seed: int):
-    from tanet.engine.config import TrainConfig
-
-    config = TrainConfig()
-    config.model.name = model_name
-    config.model.num_segments = plan.num_segments
-    config.model.width = plan.width
-    config.model.dropout = plan.dropout
-    data = config.data
-    # no validation during training: each run is tested once afterwards (test_checkpoint), which also
-    # gives the confusion matrix the pair accuracies need
-    data.train_list = str(dataset.train_list)
-    data.root, data.class_names = str(dataset.root), str(dataset.classes_file)
-    data.sampling, data.dense_interval = "dense", plan.dense_interval
-    data.size, data.scale_size, data.crop_scales = plan.size, plan.scale_size, list(plan.crop_scales)
-    # mirroring swaps left/right and clockwise/counterclockwise classes: no flip, as for SSv1
-    data.flip = False
-    data.batch_size = plan.batch_size
-    data.num_workers = 1  # one decoder process beside the training process on 2 cores
-    config.optim.name = "adamw"
-    config.optim.lr = plan.lr
-    config.optim.weight_decay = plan.weight_decay
-    config.optim.linear_lr_policy = "none"
-    config.schedule.name = "cosine"
-    config.schedule.epochs = plan.epochs
-    config.schedule.warmup_epochs = 1.0 if plan.epochs > 3 else 0.0
-    runtime = config.runtime
-    runtime.out = str(out)
-    runtime.device = "cpu"
-    runtime.seed = seed
-    runtime.num_threads = 1  # tiny convolutions: a second OpenMP thread costs more than it gives
-    runtime.resume = "auto"
-    runtime.progress = progress
-    runtime.tensorboard = False
-    config.validate()
-    return config
+def _train_config(plan: DemoPlan, kind: str, model_name: str, out: Path, progress: bool, seed: int) -> TrainConfig:
+    overrides = [
+        f"model.name={model_name}", f"data.synthetic.kind={kind}", f"data.synthetic.seed={seed}",
+        # no validation during training: each run is tested once afterwards (test_checkpoint), which
+        # also gives the confusion matrix the pair accuracies need
+        "data.synthetic.validate=false",
+        f"runtime.out='{out}'", f"runtime.seed={seed}", "runtime.resume=auto", f"runtime.progress={str(progress).lower()}",
+    ]
+    if kind == "appearance" and plan.appearance_classes is not None:
+        overrides.append(f"data.synthetic.num_classes={plan.appearance_classes}")
+    if plan.epochs is not None:
+        overrides.append(f"schedule.epochs={plan.epochs}")
+    return load_config(plan.recipe, overrides)
 
 
 def pair_accuracies(confusion) -> Optional[dict]:
@@ -121,17 +89,14 @@ def pair_accuracies(confusion) -> Optional[dict]:
 
 def _train_and_test(plan: DemoPlan, dataset: SyntheticDataset, kind: str, short: str, out: Path,
                     progress: bool, seed: int) -> dict:
-    from tanet.engine import train
-    from tanet.engine.testing import test_checkpoint
-
     run_dir = out / "runs" / kind / short
-    config = _train_config(plan, dataset, MODELS[short], run_dir, progress, seed)
+    config = _train_config(plan, kind, MODELS[short], run_dir, progress, seed)
     started = time.perf_counter()
     result = train(config)
     train_seconds = time.perf_counter() - started
     metrics = test_checkpoint(
         result.last_checkpoint, dataset.val_list, str(dataset.root), out=run_dir / "test",
-        protocol="efficient", batch_size=plan.batch_size, device="cpu", progress=False,
+        protocol="efficient", batch_size=config.data.batch_size, device="cpu", progress=False,
     )
     row = {
         "top1": round(float(metrics["top1"]), 2),
@@ -231,15 +196,16 @@ def _table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_report(out: Path, plan: DemoPlan, datasets: dict, metrics: dict, claims: list, seconds: float,
+def _write_report(out: Path, config: TrainConfig, datasets: dict, metrics: dict, claims: list, seconds: float,
                   kernel_summary: Optional[dict], command: str) -> None:
+    m, d, o = config.model, config.data, config.optim
     lines = [
         "# tanet demo report",
         "",
         f"Command: `{command}` — {seconds / 60:.1f} minutes on this machine.",
         "",
-        f"Each model: ResNet-18 at width {plan.width}, {plan.num_segments} frames ({plan.size}×{plan.size}), "
-        f"{plan.epochs} epochs, AdamW lr {plan.lr}, batch {plan.batch_size}, trained from scratch. "
+        f"Each model: ResNet-18 at width {m.width}, {m.num_segments} frames ({d.size}×{d.size}), "
+        f"{config.schedule.epochs} epochs, {o.name} lr {o.lr}, batch {d.batch_size}, trained from scratch. "
         "Tested with 1 clip × centre crop on the held-out clips.",
         "",
     ]
@@ -260,14 +226,13 @@ def _write_report(out: Path, plan: DemoPlan, datasets: dict, metrics: dict, clai
         if "--quick" in command:
             note += " `--quick` checks that everything runs; the full demo trains longer on more clips."
         lines += ["", note]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
 def run_demo(
     out: str | Path = "runs/demo",
     *,
     plan: DemoPlan = DEFAULT_PLAN,
-    cache_dir: str | Path | None = None,
     seed: int = 0,
     kernels: bool = True,
     progress: bool = True,
@@ -283,17 +248,15 @@ def run_demo(
     started = time.perf_counter()
     datasets = {}
     for kind in KINDS:
-        classes = plan.appearance_classes if kind == "appearance" else None
-        spec = plan.preset.spec(kind, seed=seed, num_classes=classes)
-        print(f"[data] {kind} set ({spec.num_classes or 'all'} classes, {spec.frames} frames, {spec.size}px)", flush=True)
-        datasets[kind] = generate(spec, cache_dir=cache_dir, progress=progress)
+        print(f"[data] {kind} set", flush=True)
+        datasets[kind] = synthetic_set(_train_config(plan, kind, MODELS["tanet"], out, progress, seed))
         print(f"       {datasets[kind].summary()}", flush=True)
     metrics: dict = {kind: {} for kind in KINDS}
     total = len(KINDS) * len(models)
     for kind in KINDS:
         for short in models:
             done = sum(len(rows) for rows in metrics.values()) + 1
-            print(f"[{done}/{total}] {kind} set: training {MODELS[short]} for {plan.epochs} epochs", flush=True)
+            print(f"[{done}/{total}] {kind} set: training {MODELS[short]}", flush=True)
             metrics[kind][short] = _train_and_test(plan, datasets[kind], kind, short, out, progress, seed)
             print(f"       top-1 {metrics[kind][short]['top1']:.1f} %, top-5 {metrics[kind][short]['top5']:.1f} % "
                   f"({metrics[kind][short]['train_seconds']:.0f} s)", flush=True)
@@ -301,8 +264,6 @@ def run_demo(
     claims = _claims(metrics, chance)
     kernel_summary = None
     if kernels and "i3d311" in models:
-        from tanet.analysis.kernels import KernelDataset, analyse_kernels
-
         print("[kernels] probing the learned TAM kernels of both TANets", flush=True)
         kernel_summary = analyse_kernels(
             [KernelDataset(kind, metrics[kind]["tanet"]["checkpoint"], datasets[kind].val_list, datasets[kind].root,
@@ -311,9 +272,10 @@ def run_demo(
         )
         claims += _kernel_claims(kernel_summary)
     seconds = time.perf_counter() - started
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_json(out / "metrics.json", metrics)
     _write_figure(metrics, out / "accuracy.png")
-    _write_report(out, plan, datasets, metrics, claims, seconds, kernel_summary, command)
+    recipe = _train_config(plan, "motion", MODELS["tanet"], out, progress, seed)
+    _write_report(out, recipe, datasets, metrics, claims, seconds, kernel_summary, command)
     print()
     print(_table(metrics))
     print()
@@ -321,25 +283,3 @@ def run_demo(
         print(f"[{'held' if held else 'did not hold'}] {claim}: {evidence}")
     print(f"\nreport: {out / 'report.md'}  ({seconds / 60:.1f} min)")
     return metrics
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
-    parser.add_argument("--quick", action="store_true", help="smaller sets and budget (about 2 minutes)")
-    parser.add_argument("--cache", default=None, help="where the generated sets live (default $TANET_CACHE or ~/.cache/tanet)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data sets and the training runs")
-    parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
-    parser.add_argument("--no-kernels", action="store_true", help="skip the kernel analysis")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def run(args: argparse.Namespace) -> int:
-    plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
-    if args.epochs is not None:
-        if args.epochs < 1:
-            raise SystemExit("--epochs must be >= 1")
-        plan = replace(plan, epochs=args.epochs)
-    command = "tanet demo" + (" --quick" if args.quick else "") + (f" --epochs {args.epochs}" if args.epochs else "")
-    run_demo(args.out, plan=plan, cache_dir=args.cache, seed=args.seed, kernels=not args.no_kernels,
-             progress=not args.no_progress and sys.stderr.isatty(), command=command)
-    return 0

@@ -23,14 +23,11 @@ goes to ``ablation.md`` and ``ablation.csv``.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import itertools
 import json
-import os
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,13 +35,18 @@ from typing import Any, Optional, Sequence, Union
 
 import yaml
 
-from tanet.engine.config import ConfigError, TrainConfig, apply_dict, valid_keys
+from tanet.analysis.flops import complexity
+from tanet.engine.builders import build_model, resolve_class_names, resolve_num_classes
+from tanet.engine.config import ConfigError, TemporalConfig, TrainConfig, set_key, valid_keys
+from tanet.engine.testing import test_checkpoint
+from tanet.engine.trainer import train
+from tanet.utils.io import atomic_write_json
 
 __all__ = ["GridAxis", "AblationRow", "AblationResult", "parse_grid", "expand_grid", "row_config",
-           "run_ablation", "format_table", "MODEL_OPTIONS"]
+           "run_ablation", "format_table", "MODEL_OPTIONS", "PlannedRow", "plan_rows", "row_dir"]
 
-# TAM options passed to create_model through model.extra, with short aliases.
-MODEL_OPTIONS = ("tam_position", "tam_branches", "tam_alpha", "tam_beta", "tam_kernel_size", "temporal_stages")
+# The paper's knobs (the model.temporal section), usable as bare grid keys, with short aliases.
+MODEL_OPTIONS = tuple(TemporalConfig.__dataclass_fields__)
 ALIASES = {"style": "tam_position", "position": "tam_position", "branches": "tam_branches", "alpha": "tam_alpha",
            "beta": "tam_beta", "K": "tam_kernel_size", "kernel_size": "tam_kernel_size", "stages": "temporal_stages"}
 # runtime keys that do not change what a row computes (left out of its identity hash)
@@ -115,10 +117,8 @@ def canonical_key(key: str) -> str:
     key = ALIASES.get(key, key)
     if key in MODEL_OPTIONS:
         return key
-    if re.fullmatch(r"model\.extra\.\w+", key):
-        return key
     if key in valid_keys():
-        return key
+        return key.removeprefix("model.temporal.")
     raise ConfigError(
         f"unknown grid key {key!r}; use a TAM option ({', '.join(MODEL_OPTIONS)}; aliases "
         f"{', '.join(f'{a}={k}' for a, k in ALIASES.items())}) or a recipe key section.key: {', '.join(valid_keys())}"
@@ -159,13 +159,7 @@ def expand_grid(axes: Sequence[GridAxis], product: bool = False) -> list[Ablatio
 
 
 def _set(config: TrainConfig, key: str, value: Any) -> None:
-    if key in MODEL_OPTIONS:
-        config.model.extra = {**config.model.extra, key: value}
-    elif key.startswith("model.extra."):
-        config.model.extra = {**config.model.extra, key.split(".", 2)[2]: value}
-    else:
-        section, name = key.split(".")
-        apply_dict(config, {section: {name: value}}, source=f"grid key {key}")
+    set_key(config, f"model.temporal.{key}" if key in MODEL_OPTIONS else key, value, source="grid key")
 
 
 def row_config(base: TrainConfig, row: AblationRow) -> TrainConfig:
@@ -180,22 +174,10 @@ def row_config(base: TrainConfig, row: AblationRow) -> TrainConfig:
 def config_hash(config: TrainConfig) -> str:
     """Identity of what a row computes: the resolved recipe without paths and display settings."""
     data = config.to_dict()
-    # spell out the TAM defaults, so that "tam_position=b" and "tam_branches=both" (both the default
-    # model) are recognised as one recipe and trained once
-    data["model"]["extra"] = {**_model_option_defaults(), **data["model"]["extra"]}
-    if "temporal_stages" in data["model"]["extra"]:
-        data["model"]["extra"]["temporal_stages"] = sorted(data["model"]["extra"]["temporal_stages"])
+    # "tam_position=b" and "tam_branches=both" are both the default model: one recipe, trained once
+    data["model"]["temporal"]["temporal_stages"] = sorted(data["model"]["temporal"]["temporal_stages"])
     data["runtime"] = {k: v for k, v in data["runtime"].items() if k not in _NOT_IDENTITY}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
-def _model_option_defaults() -> dict:
-    from tanet.models import TemporalSpec
-
-    spec = TemporalSpec()
-    defaults = {key: getattr(spec, key) for key in MODEL_OPTIONS if hasattr(spec, key)}
-    defaults["temporal_stages"] = [1, 2, 3, 4]  # create_model's default: TAM in every stage
-    return defaults
 
 
 def _slug(text: str) -> str:
@@ -205,7 +187,7 @@ def _slug(text: str) -> str:
 # ------------------------------------------------------------------------------------------ running
 
 @dataclass
-class _PlannedRow:
+class PlannedRow:
     row: AblationRow
     config: TrainConfig
     hash: str
@@ -213,11 +195,8 @@ class _PlannedRow:
     gflops: float
 
 
-def _plan(base: TrainConfig, rows: Sequence[AblationRow]) -> list[_PlannedRow]:
+def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow]:
     """Resolve every row and build its model once before training anything (a bad row fails early)."""
-    from tanet.analysis.flops import complexity
-    from tanet.engine.training import build_model, resolve_class_names, resolve_num_classes
-
     if not base.data.train_list or not base.data.val_list:
         raise ConfigError("an ablation needs data.train_list and data.val_list (--train-list, --val-list)")
     planned = []
@@ -229,11 +208,11 @@ def _plan(base: TrainConfig, rows: Sequence[AblationRow]) -> list[_PlannedRow]:
         except (ConfigError, ValueError, TypeError) as error:
             raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
         cost = complexity(model, config.model.num_segments, config.data.size)
-        planned.append(_PlannedRow(row, config, config_hash(config), cost.mparams, cost.gflops))
+        planned.append(PlannedRow(row, config, config_hash(config), cost.mparams, cost.gflops))
     return planned
 
 
-def _row_dir(out: Path, planned: _PlannedRow) -> Path:
+def row_dir(out: Path, planned: PlannedRow) -> Path:
     existing = sorted((out / "runs").glob(f"*-{planned.hash}"))
     return existing[0] if existing else out / "runs" / f"{_slug(planned.row.label)}-{planned.hash}"
 
@@ -244,12 +223,6 @@ def _read_result(path: Path) -> Optional[dict]:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and "top1" in data else None
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)  # a row counts as done only once its result is complete
 
 
 def run_ablation(
@@ -266,31 +239,28 @@ def run_ablation(
     ``grid``: :class:`GridAxis` objects, ``"key=v1,v2"`` strings, or a mapping ``{key: [values]}``.
     Rows already done (``result.json`` present) are read back instead of retrained.
     """
-    from tanet.engine.testing import test_checkpoint
-    from tanet.engine.training import train
-
     axes = _axes(grid)
     out = Path(out_dir)
-    planned = _plan(base_config, expand_grid(axes, product))
+    planned = plan_rows(base_config, expand_grid(axes, product))
     out.mkdir(parents=True, exist_ok=True)
     show = base_config.runtime.progress if progress is None else progress
     results: list[AblationResult] = []
     for number, item in enumerate(planned, start=1):
-        row_dir = _row_dir(out, item)
-        result_path = row_dir / "result.json"
+        folder = row_dir(out, item)
+        result_path = folder / "result.json"
         head = f"[row {number}/{len(planned)}] {item.row.label}"
         done = _read_result(result_path)
         if done is not None:
             done.update(sweep=item.row.sweep, label=item.row.label, overrides=dict(item.row.overrides))
             results.append(AblationResult(**{k: done[k] for k in AblationResult.__dataclass_fields__ if k in done},
                                           reused=True))
-            print(f"{head}: done before, top-1 {done['top1']:.2f}% ({row_dir})", flush=True)
+            print(f"{head}: done before, top-1 {done['top1']:.2f}% ({folder})", flush=True)
             continue
         print(f"{head}: training {item.config.model.name} ({item.params_m:.2f} M params, "
-              f"{item.gflops:.3f} GFLOPs) -> {row_dir}", flush=True)
-        row_dir.mkdir(parents=True, exist_ok=True)
+              f"{item.gflops:.3f} GFLOPs) -> {folder}", flush=True)
+        folder.mkdir(parents=True, exist_ok=True)
         config = TrainConfig.from_dict(item.config.to_dict())
-        config.runtime.out = str(row_dir / "train")
+        config.runtime.out = str(folder / "train")
         config.runtime.resume = "auto"
         config.runtime.progress = show
         started = time.perf_counter()
@@ -299,7 +269,7 @@ def run_ablation(
         train_time = sum(record.get("epoch_time_s", 0.0) for record in trained.history) or wall
         d = config.data
         metrics = test_checkpoint(
-            trained.last_checkpoint, d.val_list, d.root or None, out=row_dir / "test", protocol=test_protocol,
+            trained.last_checkpoint, d.val_list, d.root or None, out=folder / "test", protocol=test_protocol,
             batch_size=d.val_batch_size or d.batch_size, num_workers=d.num_workers, device=config.runtime.device,
             amp=config.runtime.amp, progress=show,
         )
@@ -308,9 +278,10 @@ def run_ablation(
             top1=float(metrics["top1"]), top5=float(metrics["top5"]),
             mean_class_acc=float(metrics["mean_class_acc"]), params_m=item.params_m, gflops=item.gflops,
             train_time_s=float(train_time), epochs=len(trained.history), config_hash=item.hash,
-            run_dir=str(row_dir), checkpoint=str(trained.last_checkpoint),
+            run_dir=str(folder), checkpoint=str(trained.last_checkpoint),
         )
-        _write_json(result_path, {**result.to_dict(), "test_protocol": test_protocol})
+        # a row counts as done only once its result is complete
+        atomic_write_json(result_path, {**result.to_dict(), "test_protocol": test_protocol})
         results.append(result)
         print(f"{head}: top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%  ({train_time:.0f} s training)",
               flush=True)
@@ -378,55 +349,3 @@ def write_tables(results: Sequence[AblationResult], out: Path, base_config: Opti
                              "gflops": f"{r.gflops:.6f}", "train_time_s": f"{r.train_time_s:.2f}",
                              "epochs": r.epochs, "config_hash": r.config_hash, "run_dir": r.run_dir})
     return markdown, table
-
-
-# ------------------------------------------------------------------------------------------ CLI
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tanet.engine.commands import train as train_command
-
-    # the same recipe, flags and --set overrides as `tanet train`; --out is the ablation folder
-    train_command.add_arguments(parser)
-    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                        help="an ablation axis, e.g. tam_position=a,b,c,d, branches=local,global,both, alpha=1,2,4, "
-                             "K=3,5, stages=1234,234,34 or any section.key; repeat for more axes")
-    parser.add_argument("--product", action="store_true",
-                        help="train every combination of the axes (default: one sweep per axis around the recipe)")
-    parser.add_argument("--test-protocol", default="efficient", choices=("efficient", "accurate", "dense"),
-                        help="how each row is tested on the validation list (default efficient)")
-    parser.add_argument("--dry-run", action="store_true", help="list the rows with params and GFLOPs; train nothing")
-
-
-def run(args: argparse.Namespace) -> int:
-    from tanet.engine.checkpoint import CheckpointError
-    from tanet.engine.commands.train import overrides_from_args
-    from tanet.engine.config import load_config
-    from tanet.engine.training import NonFiniteLossError
-
-    if args.list_keys:
-        print("\n".join([*MODEL_OPTIONS, *valid_keys()]))
-        return 0
-    out = Path(args.out or "runs/ablate")
-    try:
-        base = load_config(args.recipe, [o for o in overrides_from_args(args) if not o.startswith("runtime.out=")])
-        if args.print_config:
-            print(yaml.safe_dump(base.to_dict(), sort_keys=False), end="")
-            return 0
-        if not args.grid:
-            raise ConfigError("give at least one --grid KEY=V1,V2,... (e.g. --grid tam_position=a,b,c,d)")
-        axes = [parse_grid(spec) for spec in args.grid]
-        if args.dry_run:
-            for item in _plan(base, expand_grid(axes, args.product)):
-                print(f"{item.row.sweep:16s} {item.row.label:40s} {item.params_m:9.3f} M {item.gflops:9.4f} GFLOPs "
-                      f"{_row_dir(out, item)}")
-            return 0
-        results = run_ablation(base, axes, out, product=args.product, test_protocol=args.test_protocol)
-    except (ConfigError, CheckpointError) as error:
-        print(f"tanet ablate: error: {error}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as error:
-        print(f"tanet ablate: stopped: {error}", file=sys.stderr)
-        return 1
-    print(format_table(results, base, args.test_protocol))
-    print(f"wrote {out / 'ablation.md'} and {out / 'ablation.csv'}")
-    return 0

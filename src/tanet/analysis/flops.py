@@ -6,7 +6,6 @@ as in the papers this library reproduces.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import torch
@@ -82,26 +81,3 @@ def complexity(model: nn.Module, num_segments: int, size: int, batch: int = 1) -
     """Parameters and multiply-adds of one clip (N=1) of ``num_segments`` frames at ``size``²."""
     example = torch.zeros(batch, 3, num_segments, size, size)
     return Complexity(count_parameters(model), count_macs(model, example) // batch)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="+", help="registered model name(s), e.g. tanet_r50 tsn_r50")
-    parser.add_argument("--segments", type=int, default=8, help="frames per clip (default 8)")
-    parser.add_argument("--size", type=int, default=224, help="input height = width (default 224)")
-    parser.add_argument("--num-classes", type=int, default=400, help="classifier size (default 400)")
-    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (default 1.0)")
-    parser.add_argument("--tam-position", choices="abcd", default=None, help="TA-Block style for tanet_*")
-
-
-def run(args: argparse.Namespace) -> int:
-    from tanet.models import create_model
-
-    print(f"{'model':14s} {'params (M)':>11s} {'GFLOPs':>9s}   ({args.segments} frames x {args.size}x{args.size}, multiply-adds)")
-    for name in args.model:
-        options = {"width": args.width}
-        if args.tam_position and name.startswith("tanet"):
-            options["tam_position"] = args.tam_position
-        model = create_model(name, num_classes=args.num_classes, num_segments=args.segments, **options)
-        result = complexity(model, args.segments, args.size)
-        print(f"{name:14s} {result.mparams:11.2f} {result.gflops:9.1f}")
-    return 0

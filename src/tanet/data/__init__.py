@@ -3,15 +3,7 @@
 ``read_frames(path, indices)`` is the building block: exactly those frames, uint8
 (N, H, W, 3), from a video file (PyAV or torchcodec) or a folder of JPEGs.
 """
-from .dataset import (
-    TEST_PROTOCOLS,
-    VideoDataset,
-    build_loader,
-    build_test_dataset,
-    build_train_dataset,
-    collate_videos,
-    worker_init_fn,
-)
+from .dataset import TEST_PROTOCOLS, VideoDataset, build_test_dataset, build_train_dataset
 from .decode import (
     FrameFolderBackend,
     PyAVBackend,
@@ -27,6 +19,7 @@ from .decode import (
     torchcodec_available,
 )
 from .labels import flip_label_map
+from .loader import Batch, EpochAwareDataset, EpochTaggedSampler, build_loader, collate_videos, worker_init_fn
 from .lists import ListFileError, VideoRecord, read_class_names, read_list, write_class_names, write_list
 from .sampling import DenseSampler, SegmentSampler, fit_short
 from .transforms import (
@@ -54,6 +47,7 @@ __all__ = [
     "flip_label_map", "IMAGENET_MEAN", "IMAGENET_STD",
     "VideoRecord", "ListFileError", "read_list", "write_list", "read_class_names",
     "write_class_names",
-    "VideoDataset", "collate_videos", "worker_init_fn", "build_loader",
+    "VideoDataset", "Batch", "collate_videos", "worker_init_fn", "build_loader",
+    "EpochTaggedSampler", "EpochAwareDataset",
     "build_train_dataset", "build_test_dataset", "TEST_PROTOCOLS",
 ]

@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from tanet.errors import TanetError
+
 __all__ = [
     "AnnotationError",
     "Split",
@@ -42,7 +44,7 @@ __all__ = [
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(TanetError, ValueError):
     """A malformed annotation file; names the file (and line when known)."""
 
 

@@ -1,28 +1,32 @@
-"""``tanet check-videos``: find the unreadable entries of a list file.
+"""Find the unreadable entries of a list file (``tanet check-videos``).
 
-Each entry is opened and a few frames are decoded (first, middle, last; ``--full``
-decodes every frame). Bad entries are printed as ``list:line: path: reason``;
-``--write-clean OUT`` writes the list without them (the original lines, in order).
-Exit status: 0 when every entry is readable or a clean list was written, 1 otherwise.
+Each entry is opened and a few frames are decoded (first, middle, last; ``full`` decodes every
+frame). :func:`write_clean_list` writes the list without the bad entries (the original lines, in
+order); the list is read completely before anything is written, and written atomically, so the
+output may be the input file itself.
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence, Union
+
+from tanet.utils.io import atomic_write
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_list
+
+__all__ = ["CheckResult", "check_video", "check_videos", "check_list", "write_clean_list"]
+
+PathLike = Union[str, os.PathLike]
 
 
 @dataclass(frozen=True)
 class CheckResult:
     record: VideoRecord
     num_frames: int = 0
-    error: str | None = None
+    error: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -54,7 +58,7 @@ def _check_one(args: tuple) -> CheckResult:
 
 def check_videos(
     records: Sequence[VideoRecord],
-    backend: str | VideoBackend | None = None,
+    backend: Union[str, VideoBackend, None] = None,
     *,
     full: bool = False,
     workers: int = 1,
@@ -71,35 +75,18 @@ def check_videos(
         return list(pool.map(_check_one, tasks, chunksize=16))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("list", help="list file (path label, or path num_frames label)")
-    parser.add_argument("--root", default=None, help="folder the list's paths are relative to")
-    parser.add_argument("--write-clean", metavar="OUT", help="write the list without the bad entries")
-    parser.add_argument("--backend", choices=("pyav", "torchcodec", "frames"), default=None,
-                        help="decoder (default: automatic)")
-    parser.add_argument("--full", action="store_true", help="decode every frame, not just first/middle/last")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--frame-template", default="img_{:05d}.jpg")
-    parser.add_argument("--frame-start-index", type=int, default=1)
+def check_list(list_file: PathLike, root: Optional[PathLike] = None, **options) -> list[CheckResult]:
+    """:func:`check_videos` on every entry of a list file (``options`` as there)."""
+    return check_videos(read_list(list_file, root, check_paths=False), **options)
 
 
-def run(args) -> int:
-    records = read_list(args.list, args.root, check_paths=False)
-    results = check_videos(
-        records, args.backend, full=args.full, workers=args.workers,
-        frame_template=args.frame_template, frame_start_index=args.frame_start_index,
-    )
-    bad = [r for r in results if not r.ok]
-    for result in bad:
-        print(f"{args.list}:{result.record.line}: {result.error}")
-    print(f"{len(results) - len(bad)} readable, {len(bad)} unreadable of {len(results)} entries", file=sys.stderr)
-    if args.write_clean:
-        bad_lines = {r.record.line for r in bad}
-        good_lines = {r.record.line for r in results if r.ok}
-        with open(args.list, encoding="utf-8") as handle, open(args.write_clean, "w", encoding="utf-8") as out:
-            for number, line in enumerate(handle, start=1):
-                if number in good_lines and number not in bad_lines:
-                    out.write(line if line.endswith("\n") else line + "\n")
-        print(f"wrote {len(good_lines)} entries to {args.write_clean}", file=sys.stderr)
-        return 0
-    return 1 if bad else 0
+def write_clean_list(list_file: PathLike, results: Sequence[CheckResult], out: PathLike) -> int:
+    """Write ``list_file``'s lines whose entry checked readable to ``out`` (which may be ``list_file``);
+    returns the number of entries written."""
+    good_lines = {r.record.line for r in results if r.ok}
+    with open(list_file, encoding="utf-8") as handle:
+        kept = [line if line.endswith("\n") else line + "\n"
+                for number, line in enumerate(handle, start=1) if number in good_lines]
+    with atomic_write(out) as handle:
+        handle.writelines(kept)
+    return len(kept)

@@ -7,7 +7,7 @@ from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_class_names, read_list
@@ -17,9 +17,6 @@ from .transforms import test_transform, train_transform
 
 __all__ = [
     "VideoDataset",
-    "collate_videos",
-    "worker_init_fn",
-    "build_loader",
     "build_train_dataset",
     "build_test_dataset",
     "TEST_PROTOCOLS",
@@ -42,7 +39,7 @@ class VideoDataset(Dataset):
 
     A video that cannot be read returns ``None`` after a warning naming the file (once per
     process), unless ``strict=True``, in which case :class:`VideoDecodeError` propagates.
-    :func:`collate_videos` drops the ``None`` s and counts them.
+    :func:`~tanet.data.loader.collate_videos` drops the ``None`` s and counts them.
 
     When a training transform flips a clip, its label goes through ``label_map_on_flip``
     (see :func:`~tanet.data.flip_label_map`).
@@ -138,61 +135,6 @@ class VideoDataset(Dataset):
                 _REPORTED_BAD_FILES.add(err.path)
                 warnings.warn(f"skipping unreadable video {err}", RuntimeWarning, stacklevel=2)
             return None
-
-
-def collate_videos(batch: Sequence) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Stack the good samples; return ``(clips, labels, num_bad)``.
-
-    ``num_bad`` counts the ``None`` s (unreadable videos) dropped from this batch, so the
-    training loop can report how many files an epoch skipped, summed over workers. If every
-    sample is bad, ``clips`` and ``labels`` are empty tensors.
-    """
-    good = [item for item in batch if item is not None]
-    num_bad = len(batch) - len(good)
-    if not good:
-        return torch.empty(0), torch.empty(0, dtype=torch.long), num_bad
-    clips = torch.stack([clip for clip, _ in good])
-    labels = torch.tensor([label for _, label in good], dtype=torch.long)
-    return clips, labels, num_bad
-
-
-def worker_init_fn(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one compute thread per worker, so that N workers use N
-    cores instead of N x cores (the decoder itself is set to one thread per video)."""
-    torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-
-def build_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    num_workers: int = 2,
-    drop_last: bool = False,
-    pin_memory: bool = False,
-    persistent_workers: bool = False,
-    prefetch_factor: int | None = None,
-    generator: torch.Generator | None = None,
-) -> DataLoader:
-    """A DataLoader wired with :func:`collate_videos` and :func:`worker_init_fn`."""
-    kwargs = {}
-    if num_workers > 0:
-        kwargs["persistent_workers"] = persistent_workers
-        if prefetch_factor is not None:
-            kwargs["prefetch_factor"] = prefetch_factor
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        num_workers=num_workers,
-        collate_fn=collate_videos,
-        worker_init_fn=worker_init_fn,
-        drop_last=drop_last,
-        pin_memory=pin_memory,
-        generator=generator,
-        **kwargs,
-    )
 
 
 def _class_names(class_names: Sequence[str] | str | os.PathLike | None) -> list[str] | None:

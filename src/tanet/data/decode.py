@@ -27,6 +27,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from tanet.errors import TanetError
+
 __all__ = [
     "VideoDecodeError",
     "VideoReader",
@@ -45,7 +47,7 @@ __all__ = [
 PathLike = "str | os.PathLike[str]"
 
 
-class VideoDecodeError(RuntimeError):
+class VideoDecodeError(TanetError, RuntimeError):
     """A video (or frame folder) that cannot be read: missing, empty, truncated or corrupt.
 
     ``path`` is the offending file and ``reason`` says what is wrong with it.

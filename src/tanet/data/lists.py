@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
+
+from tanet.errors import TanetError
+from tanet.utils.io import atomic_write, atomic_write_text
 
 __all__ = ["VideoRecord", "ListFileError", "read_list", "write_list", "read_class_names", "write_class_names"]
 
 
-class ListFileError(ValueError):
+class ListFileError(TanetError, ValueError):
     """A malformed line in a list or class-name file; names ``file:line``."""
 
     def __init__(self, file: str | os.PathLike, line: int, reason: str):
@@ -104,16 +106,12 @@ def read_list(
 
 def write_list(list_file: str | os.PathLike, rows: Iterable[tuple]) -> int:
     """Write rows ``(path, label)`` or ``(path, num_frames, label)``; returns the count.
-    Written to a temporary name first, so an interrupted write never leaves half a list."""
-    list_file = Path(list_file)
-    list_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = list_file.with_name(list_file.name + ".tmp")
+    Written atomically, so an interrupted write never leaves half a list."""
     count = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(list_file) as handle:
         for row in rows:
             handle.write(" ".join(str(field) for field in row) + "\n")
             count += 1
-    os.replace(tmp, list_file)
     return count
 
 
@@ -134,7 +132,4 @@ def read_class_names(path: str | os.PathLike) -> list[str]:
 
 
 def write_class_names(path: str | os.PathLike, names: Sequence[str]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        for name in names:
-            handle.write(f"{name}\n")
+    atomic_write_text(path, "".join(f"{name}\n" for name in names))

@@ -1,27 +1,47 @@
 """Typed training configuration: dataclasses, YAML loading and dotted overrides.
 
-A recipe is one YAML file with the sections ``model``, ``data``, ``optim``, ``schedule``
-and ``runtime`` (all optional; missing keys keep their defaults). A recipe may name one
-``base:`` file (relative to itself) whose keys it overrides; the base may not name
-another base, so every recipe is at most two files deep.
+A recipe is one YAML file with the sections ``model`` (with its ``temporal`` sub-section),
+``data``, ``optim``, ``schedule`` and ``runtime`` (all optional; missing keys keep their
+defaults). A recipe may name ``base:`` recipes (a path or a list of paths, relative to itself),
+which may name bases of their own: bases are applied first, in order, then the recipe's own keys.
+A base named twice in one chain is an error (a cycle).
 
-Every key can be overridden from the command line as ``section.key=value`` where the
-value is parsed as a YAML scalar (``optim.lr=0.02``, ``schedule.milestones=[30,40]``,
-``model.pretrained=null``). Unknown keys are errors that list the valid ones.
+Every key can be overridden from the command line as ``section.key=value`` (or
+``model.temporal.key=value``) where the value is parsed as a YAML scalar (``optim.lr=0.02``,
+``schedule.milestones=[30,40]``, ``model.temporal.tam_position=c``). Unknown keys are errors that
+list the valid ones.
 """
 from __future__ import annotations
 
 import os
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import yaml
 
+from tanet.errors import UsageError
+from tanet.utils.io import atomic_write_text
 
-class ConfigError(ValueError):
+
+class ConfigError(UsageError):
     """A configuration file or override is invalid (unknown key, wrong type or value)."""
+
+
+@dataclass
+class TemporalConfig:
+    """The paper's knobs: the temporal options of ``tanet.create_model``, as
+    :class:`tanet.models.TemporalSpec` names them. Each model family reads its own."""
+
+    tam_position: str = "b"  # TA-Block style: a (before conv1), b (after conv1), c, d
+    tam_alpha: int = 2  # global branch: hidden layer of alpha*T units
+    tam_beta: int = 4  # local branch: hidden layer of C/beta channels
+    tam_kernel_size: int = 3  # K, the adaptive kernel's size (odd)
+    tam_branches: str = "both"  # "both", "local" (V only) or "global" (Θ only)
+    temporal_stages: list = field(default_factory=lambda: [1, 2, 3, 4])  # ResNet stages with a temporal module
+    shift_fold_div: int = 8  # TSM: 1/fold_div of the channels shift each way
+    inflate_size: int = 3  # I3D: temporal size of the inflated conv
 
 
 @dataclass
@@ -33,14 +53,28 @@ class ModelConfig:
     num_segments: int = 8
     dropout: float = 0.5
     width: float = 1.0
-    pretrained: Optional[str] = None  # torchvision-format ImageNet ResNet state dict
-    extra: dict = field(default_factory=dict)  # further create_model keyword arguments
+    pretrained: Optional[str] = None  # a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+
+
+@dataclass
+class SyntheticSetConfig:
+    """One of the built-in procedurally generated sets as the data (rendered once, cached under
+    ``$TANET_HOME/synthetic``). With ``kind`` set, the set's lists, root and class names fill
+    ``data.train_list``, ``data.val_list``, ``data.root`` and ``data.class_names``."""
+
+    kind: Optional[str] = None  # "motion" or "appearance"; None: the data are data.train_list etc.
+    preset: str = "default"  # "default" or "quick" (smaller sets)
+    num_classes: Optional[int] = None  # the first N classes of the kind (None: the preset's)
+    seed: int = 0  # seed of the rendering (the set, not the training run)
+    validate: bool = True  # validate on the set's val split after each epoch
 
 
 @dataclass
 class DataConfig:
     """Where the videos are and how clips are sampled and augmented."""
 
+    synthetic: SyntheticSetConfig = field(default_factory=SyntheticSetConfig)
     train_list: Optional[str] = None
     val_list: Optional[str] = None
     root: str = ""
@@ -139,6 +173,9 @@ class TrainConfig:
     def validate(self) -> None:
         """Check values that the type alone does not (enums, ranges)."""
         _choice("data.sampling", self.data.sampling, ("segment", "dense"))
+        if self.data.synthetic.kind is not None:
+            _choice("data.synthetic.kind", self.data.synthetic.kind, ("motion", "appearance"))
+            _choice("data.synthetic.preset", self.data.synthetic.preset, ("default", "quick"))
         _choice("data.val_protocol", self.data.val_protocol, ("efficient", "accurate", "dense"))
         if self.data.flip not in (True, False, "swap"):
             raise ConfigError(f"data.flip must be true, false or 'swap', got {self.data.flip!r}")
@@ -161,6 +198,18 @@ class TrainConfig:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         if not 0.0 <= self.model.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
+        t = self.model.temporal
+        _choice("model.temporal.tam_position", t.tam_position, ("a", "b", "c", "d"))
+        _choice("model.temporal.tam_branches", t.tam_branches, ("both", "local", "global"))
+        if t.tam_kernel_size < 1 or t.tam_kernel_size % 2 == 0:
+            raise ConfigError(f"model.temporal.tam_kernel_size must be odd and >= 1, got {t.tam_kernel_size}")
+        bad_stages = [stage for stage in t.temporal_stages if stage not in (1, 2, 3, 4)]
+        if bad_stages or len(set(t.temporal_stages)) != len(t.temporal_stages):
+            raise ConfigError(f"model.temporal.temporal_stages must be distinct stages 1..4, got {t.temporal_stages}")
+        for key, value in (("tam_alpha", t.tam_alpha), ("tam_beta", t.tam_beta),
+                           ("shift_fold_div", t.shift_fold_div), ("inflate_size", t.inflate_size)):
+            if value < 1:
+                raise ConfigError(f"model.temporal.{key} must be >= 1, got {value}")
 
 
 def _choice(key: str, value: Any, choices: tuple) -> None:
@@ -170,12 +219,29 @@ def _choice(key: str, value: Any, choices: tuple) -> None:
 
 # --------------------------------------------------------------------------- loading
 
+RECIPES = Path(__file__).resolve().parents[1] / "configs"  # the recipes shipped with the package
+
+
+def recipe_path(name: Union[str, Path]) -> Path:
+    """A recipe file: ``name`` itself when it exists, else a shipped recipe (``tanet_r50_k400_8x``,
+    ``demo``; the ``.yaml`` may be left out)."""
+    path = Path(name)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    shipped = RECIPES / f"{name}.yaml"
+    if shipped.exists():
+        return shipped
+    names = sorted(p.stem for p in RECIPES.glob("*.yaml"))
+    raise ConfigError(f"no recipe file {name!r} and no shipped recipe of that name; shipped: {', '.join(names)}")
+
+
 def load_config(path: Optional[Union[str, Path]] = None,
                 overrides: Optional[list[str]] = None) -> TrainConfig:
-    """Build a :class:`TrainConfig` from a YAML recipe (or defaults) and ``a.b=value`` overrides."""
+    """Build a :class:`TrainConfig` from a YAML recipe (a file, or the name of a shipped recipe; or
+    the defaults) and ``a.b=value`` overrides."""
     config = TrainConfig()
     if path is not None:
-        for source, data in _read_recipe(Path(path)):
+        for source, data in _read_recipe(recipe_path(path)):
             apply_dict(config, data, source=source)
     for item in overrides or []:
         apply_override(config, item)
@@ -183,17 +249,25 @@ def load_config(path: Optional[Union[str, Path]] = None,
     return config
 
 
-def _read_recipe(path: Path) -> list[tuple[str, dict]]:
+def _read_recipe(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[str, dict]]:
+    """The recipe's bases (recursively, in order), then the recipe itself: (source, data) pairs."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ConfigError(f"{path}: the base recipes form a cycle: {cycle}")
     data = _read_yaml(path)
-    base = data.pop("base", None)
-    if base is None:
-        return [(str(path), data)]
-    base_path = (path.parent / base) if not os.path.isabs(base) else Path(base)
-    base_data = _read_yaml(base_path)
-    if "base" in base_data:
-        raise ConfigError(f"{base_path}: a base recipe may not name another base "
-                          f"(recipes are at most one level deep)")
-    return [(str(base_path), base_data), (str(path), data)]
+    bases = data.pop("base", None)
+    if bases is None:
+        bases = []
+    elif isinstance(bases, str):
+        bases = [bases]
+    elif not (isinstance(bases, list) and all(isinstance(b, str) for b in bases)):
+        raise ConfigError(f"{path}: base must be a recipe path or a list of them, got {bases!r}")
+    layers: list[tuple[str, dict]] = []
+    for base in bases:
+        base_path = Path(base) if os.path.isabs(base) else path.parent / base
+        layers += _read_recipe(base_path, (*chain, resolved))
+    return layers + [(str(path), data)]
 
 
 def _read_yaml(path: Path) -> dict:
@@ -223,9 +297,20 @@ def apply_dict(config: TrainConfig, data: dict, source: str = "<dict>") -> None:
             continue
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: section {section_name!r} must be a mapping")
-        section = getattr(config, section_name)
-        for key, value in values.items():
-            _set_field(section, section_name, key, value, source)
+        _apply_section(getattr(config, section_name), section_name, values, source)
+
+
+def _apply_section(section: Any, dotted: str, values: dict, source: str) -> None:
+    nested = {f.name for f in fields(section) if is_dataclass(getattr(section, f.name))}
+    for key, value in values.items():
+        if key in nested:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {dotted}.{key} must be a mapping of its keys, got {value!r}")
+            _apply_section(getattr(section, key), f"{dotted}.{key}", value, source)
+        else:
+            _set_field(section, dotted, key, value, source)
 
 
 def apply_override(config: TrainConfig, item: str) -> None:
@@ -233,33 +318,53 @@ def apply_override(config: TrainConfig, item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like section.key=value")
     dotted, raw = item.split("=", 1)
-    parts = dotted.strip().split(".")
     try:
         value = yaml.safe_load(raw) if raw.strip() != "" else None
     except yaml.YAMLError:
         value = raw
-    sections = {f.name for f in fields(config)}
-    if parts[0] not in sections:
-        raise ConfigError(f"override {item!r}: unknown section {parts[0]!r}; "
+    set_key(config, dotted.strip(), value, source="override", item=item)
+
+
+def set_key(config: TrainConfig, dotted: str, value: Any, *, source: str = "<code>", item: Optional[str] = None) -> None:
+    """Set one key, ``section.key`` or ``model.temporal.key``, to an already parsed value (checked, typed)."""
+    parts = dotted.split(".")
+    shown = item if item is not None else dotted
+    if parts[0] not in {f.name for f in fields(config)}:
+        raise ConfigError(f"{source} {shown!r}: unknown section {parts[0]!r}; "
                           f"valid keys: {', '.join(valid_keys(config))}")
-    section = getattr(config, parts[0])
-    if len(parts) == 3 and parts[1] == "extra":
-        section.extra = {**section.extra, parts[2]: value}
-        return
-    if len(parts) != 2:
-        raise ConfigError(f"override {item!r}: expected section.key=value; "
+    section = config
+    for part in parts[:-1]:
+        child = getattr(section, part, None) if part in {f.name for f in fields(section)} else None
+        if child is None or not is_dataclass(child):
+            raise ConfigError(f"{source} {shown!r}: expected section.key=value; "
+                              f"valid keys: {', '.join(valid_keys(config))}")
+        section = child
+    if section is config:
+        raise ConfigError(f"{source} {shown!r}: expected section.key=value; "
                           f"valid keys: {', '.join(valid_keys(config))}")
-    _set_field(section, parts[0], parts[1], value, "override")
+    _set_field(section, ".".join(parts[:-1]), parts[-1], value, source)
 
 
 def valid_keys(config: Optional[TrainConfig] = None) -> list[str]:
-    """All ``section.key`` names of the configuration."""
+    """All ``section.key`` (and ``model.temporal.key``) names of the configuration."""
     config = config or TrainConfig()
-    return [f"{s.name}.{f.name}" for s in fields(config) for f in fields(getattr(config, s.name))]
+
+    def walk(node: Any, prefix: str) -> list[str]:
+        keys = []
+        for f in fields(node):
+            value = getattr(node, f.name)
+            keys += walk(value, f"{prefix}{f.name}.") if is_dataclass(value) else [f"{prefix}{f.name}"]
+        return keys
+
+    return walk(config, "")
 
 
 def _set_field(section: Any, section_name: str, key: str, value: Any, source: str) -> None:
     known = {f.name: f for f in fields(section)}
+    if key in known and is_dataclass(getattr(section, key)):
+        example = fields(getattr(section, key))[0].name
+        raise ConfigError(f"{source}: {section_name}.{key} is a section; set its keys, "
+                          f"e.g. {section_name}.{key}.{example}=...")
     if key not in known:
         raise ConfigError(
             f"{source}: unknown key {section_name}.{key}; valid keys in {section_name!r}: "
@@ -315,19 +420,11 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
 
 def save_config(config: TrainConfig, path: Union[str, Path]) -> None:
     """Write the resolved configuration as YAML (loadable with :func:`load_config`)."""
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-
-
-def replace(config: TrainConfig, **sections: dict) -> TrainConfig:
-    """A copy of ``config`` with some keys changed: ``replace(cfg, optim={"lr": 0.1})``."""
-    copy = TrainConfig.from_dict(config.to_dict())
-    apply_dict(copy, sections, source="replace()")
-    copy.validate()
-    return copy
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
 __all__ = [
-    "ConfigError", "ModelConfig", "DataConfig", "OptimConfig", "ScheduleConfig",
-    "RuntimeConfig", "TrainConfig", "load_config", "apply_dict", "apply_override",
-    "valid_keys", "save_config", "replace",
+    "ConfigError", "TemporalConfig", "ModelConfig", "SyntheticSetConfig", "DataConfig", "OptimConfig", "ScheduleConfig",
+    "RuntimeConfig", "TrainConfig", "load_config", "apply_dict", "apply_override", "set_key",
+    "valid_keys", "save_config",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -102,42 +101,12 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate a (variable-length) first dimension across processes, in rank order."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return tensor
-    world = dist.get_world_size()
-    length = torch.tensor([tensor.shape[0]], device=tensor.device)
-    lengths = [torch.zeros_like(length) for _ in range(world)]
-    dist.all_gather(lengths, length)
-    longest = int(max(l.item() for l in lengths))
-    padded = torch.zeros((longest, *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
-    padded[: tensor.shape[0]] = tensor
-    gathered = [torch.zeros_like(padded) for _ in range(world)]
-    dist.all_gather(gathered, padded)
-    return torch.cat([g[: int(l.item())] for g, l in zip(gathered, lengths)])
-
-
-def broadcast_object(obj: object, src: int = 0) -> object:
-    if not (dist.is_available() and dist.is_initialized()):
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src=src)
-    return holder[0]
-
-
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
 
 
-def reduce_flag(flag: bool, device: Optional[torch.device] = None) -> bool:
-    """True on every rank if it is true on any rank (e.g. a NaN loss seen by one process)."""
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
-    return bool(all_reduce_sum(value).item() > 0)
-
-
 __all__ = [
     "DistInfo", "ShardSampler", "env_dist_info", "init_distributed", "cleanup_distributed", "select_device",
-    "all_reduce_sum", "all_gather_cat", "broadcast_object", "barrier", "reduce_flag",
+    "all_reduce_sum", "barrier",
 ]

@@ -89,12 +89,6 @@ def metrics_from_counts(confusion: torch.Tensor, top5_hits: float) -> dict:
     }
 
 
-def _unpack(batch) -> tuple[torch.Tensor, torch.Tensor, int]:
-    if len(batch) == 3:
-        return batch[0], batch[1], int(batch[2])
-    return batch[0], batch[1], 0
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
              average: str = "score", view_chunk: int = 8,
@@ -103,8 +97,7 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
              progress: bool = False, desc: str = "eval", return_scores: bool = False) -> dict:
     """Run ``model`` over ``loader`` and return accuracy metrics in percent.
 
-    ``loader`` yields ``(clips, labels)`` or ``(clips, labels, num_bad)`` (the output of
-    ``tanet.data.collate_videos``). In a distributed run each process evaluates its own
+    ``loader`` yields :class:`tanet.data.Batch` es (``clips, labels, num_skipped``). In a distributed run each process evaluates its own
     shard and the counts are summed over processes, so every rank returns the metrics of
     the whole set. Returns ``top1``, ``top5``, ``mean_class_acc``, ``num_samples``,
     ``num_skipped``, ``confusion`` (a ``(K, K)`` int64 tensor), ``loss`` (when
@@ -123,8 +116,8 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
     bar = _progress(loader, progress, desc)
     try:
         for batch in bar:
-            clips, labels, bad = _unpack(batch)
-            skipped += bad
+            clips, labels = batch.clips, batch.labels
+            skipped += int(batch.num_skipped)
             if labels.numel() == 0:
                 continue
             labels = labels.long()

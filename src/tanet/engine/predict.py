@@ -1,15 +1,18 @@
-"""Top-k class predictions for video files from a trained checkpoint."""
+"""Top-k class predictions for video files from a trained checkpoint (``tanet predict``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+from tanet.data.decode import VideoDecodeError
+from tanet.data.lists import VideoRecord
 from tanet.engine import distributed as dist_utils
-from tanet.engine.checkpoint import load_trained_model
-from tanet.engine.config import TrainConfig
+from tanet.engine.builders import build_eval_dataset, load_for_eval
 from tanet.engine.evaluation import predict_views
-from tanet.engine.training import data_kwargs
+from tanet.errors import UsageError
+
+__all__ = ["Prediction", "predict_videos", "format_predictions"]
 
 
 @dataclass
@@ -34,39 +37,25 @@ def predict_videos(videos: Sequence[Union[str, Path]], checkpoint: Union[str, Pa
     """Classify each video file (or frame folder) with the model stored in ``checkpoint``.
 
     Class names: ``class_names`` if given, else those stored in the checkpoint, else
-    ``class_<i>``. Raises ``tanet.data.VideoDecodeError`` naming an unreadable video.
+    ``class_<i>``. Raises :class:`tanet.data.VideoDecodeError` naming an unreadable video.
     """
-    from tanet.data.dataset import build_test_dataset
-    from tanet.data.lists import VideoRecord
-
     torch_device = dist_utils.select_device(device, dist_utils.DistInfo())
-    model, state = load_trained_model(checkpoint)
-    model.to(torch_device)
-    names = list(class_names) if class_names is not None else state.get("class_names")
+    setup = load_for_eval(checkpoint, device=torch_device)
+    model = setup.model
+    names = list(class_names) if class_names is not None else setup.class_names
     if names is not None and len(names) != model.num_classes:
-        raise ValueError(f"{len(names)} class names given for a model with "
-                         f"{model.num_classes} classes")
+        raise UsageError(f"{len(names)} class names given for a model with {model.num_classes} classes")
     if names is None:
         names = [f"class_{i}" for i in range(model.num_classes)]
-    config = TrainConfig.from_dict(state["config"]) if isinstance(state.get("config"), dict) \
-        else TrainConfig()
-    config.model.num_segments = model.num_segments
-    config.data.strict = True  # an unreadable input is an error here, not a skipped sample
     records = []
     for index, video in enumerate(videos):
         path = Path(video)
         if not path.exists():
-            from tanet.data.decode import VideoDecodeError
-
             raise VideoDecodeError(str(path), "no such file")
-        frames = None
-        if path.is_dir():
-            frames = len([p for p in path.iterdir() if p.is_file()])
+        frames = len([p for p in path.iterdir() if p.is_file()]) if path.is_dir() else None
         records.append(VideoRecord(str(path), 0, frames, index + 1))
-    kwargs = data_kwargs(config)
-    kwargs["frames"] = None
-    dataset = build_test_dataset(records, None, protocol=protocol, size=config.data.size,
-                                 scale_size=config.data.scale_size, **kwargs)
+    # an unreadable input is an error here, not a skipped sample
+    dataset = build_eval_dataset(setup, records, protocol=protocol, strict=True)
     k = min(topk, model.num_classes)
     predictions = []
     for index, record in enumerate(records):
@@ -88,6 +77,3 @@ def format_predictions(predictions: Sequence[Prediction]) -> str:
         for rank, (name, prob) in enumerate(zip(prediction.names, prediction.probabilities), 1):
             lines.append(f"  {rank}. {name:<30} {100 * prob:6.2f}%")
     return "\n".join(lines)
-
-
-__all__ = ["Prediction", "predict_videos", "format_predictions"]

@@ -1,4 +1,4 @@
-"""Evaluate a trained checkpoint on a list of videos (the ``tanet test`` command's engine)."""
+"""Evaluate a trained checkpoint on a list of videos (``tanet test``)."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,11 @@ import numpy as np
 import torch
 
 from tanet.engine import distributed as dist_utils
-from tanet.engine.checkpoint import load_trained_model
-from tanet.engine.config import TrainConfig
-from tanet.engine.evaluation import evaluate, format_metrics_table, save_confusion_png
-from tanet.engine.training import data_kwargs, make_loader
+from tanet.engine.builders import build_eval_dataset, build_eval_loader, load_for_eval
+from tanet.engine.evaluation import evaluate, save_confusion_png
+from tanet.utils.io import atomic_write_json
+
+__all__ = ["test_checkpoint"]
 
 
 def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], root: Optional[str] = None,
@@ -28,48 +29,33 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
     arguments override them. With ``out`` the main process writes ``metrics.json``
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
-    ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process takes a shard). Returns the
-    metrics dict (with the ``confusion`` tensor).
+    ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process
+    takes a shard). Returns the metrics dict (with the ``confusion`` tensor).
     """
-    from tanet.data.dataset import build_test_dataset
-
     info = dist_utils.env_dist_info()
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
-        overrides = {"num_segments": num_segments} if num_segments else {}
-        model, state = load_trained_model(checkpoint, **overrides)
-        model.to(torch_device)
-        config = TrainConfig.from_dict(state["config"]) if isinstance(state.get("config"), dict) \
-            else TrainConfig()
-        config.model.num_segments = model.num_segments
-        if sampling:
-            config.data.sampling = sampling
-        config.data.strict = strict
-        names = list(class_names) if class_names is not None else state.get("class_names")
-        kwargs = data_kwargs(config)
-        dataset = build_test_dataset(
-            val_list, root or None, protocol=protocol, size=size or config.data.size,
-            scale_size=scale_size or config.data.scale_size, num_classes=model.num_classes,
-            **kwargs)
-        loader = make_loader(dataset, batch_size,
-                             dist_utils.ShardSampler(len(dataset), info.rank, info.world_size),
-                             num_workers=num_workers, persistent_workers=False,
-                             pin_memory=torch_device.type == "cuda", drop_last=False)
+        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
+        model = setup.model
+        names = list(class_names) if class_names is not None else setup.class_names
+        dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
+                                     sampling=sampling, strict=strict)
+        loader = build_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
+                                   world_size=info.world_size, device=torch_device)
         metrics = evaluate(model, loader, model.num_classes, average=average,
                            view_chunk=view_chunk, device=torch_device, amp=amp,
                            progress=progress and info.is_main, desc=f"test ({protocol})")
         metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
-                       model=state["model_config"]["name"])
+                       model=model.model_config["name"])
         if out is not None and info.is_main:
             out_dir = Path(out)
             out_dir.mkdir(parents=True, exist_ok=True)
             serialisable = {k: v for k, v in metrics.items() if not isinstance(v, torch.Tensor)}
-            (out_dir / "metrics.json").write_text(json.dumps(serialisable, indent=2) + "\n")
+            atomic_write_json(out_dir / "metrics.json", serialisable)
             save_confusion_png(metrics["confusion"], out_dir / "confusion.png", names)
-            np.savetxt(out_dir / "confusion.csv", metrics["confusion"].numpy(), fmt="%d",
-                       delimiter=",")
+            np.savetxt(out_dir / "confusion.csv", metrics["confusion"].numpy(), fmt="%d", delimiter=",")
         return metrics
     finally:
         if info.enabled:
@@ -77,5 +63,3 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
 
 
 test_checkpoint.__test__ = False  # not a pytest test despite the name
-
-__all__ = ["test_checkpoint", "format_metrics_table"]

@@ -1,13 +1,14 @@
-"""Interoperability: checkpoints of the official TAM code and MMAction2, published weights, export.
+"""Interoperability: checkpoints of the official TAM code, MMAction2 and 2D ImageNet ResNets,
+published weights, export.
 
-* :func:`load_checkpoint` / ``create_model(..., checkpoint=PATH)``: any known layout, strict.
+* :func:`load_weights` / ``create_model(..., checkpoint=PATH)``: any known layout, strict.
 * :func:`convert_checkpoint` / ``tanet convert IN OUT``: a foreign checkpoint -> a native one.
 * :data:`WEIGHTS` / ``create_model(..., weights="tam_k400_8f")``: published checkpoints.
 * :func:`export_onnx`, :func:`export_program` / ``tanet export``: ONNX and ``torch.export``.
 """
 from .architecture import ArchitectureError, infer_model_config
-from .formats import FORMATS, detect_format, mmaction2_to_native, official_to_native, to_native
-from .loading import LoadedCheckpoint, load_checkpoint, read_checkpoint
+from .formats import FORMATS, detect_format, mmaction2_to_native, official_to_native, resnet2d_to_native, to_native
+from .loading import LoadedCheckpoint, LoadReport, load_weights, read_checkpoint
 from .weights import (
     WEIGHTS,
     EvalProtocol,
@@ -28,9 +29,11 @@ __all__ = [
     "detect_format",
     "mmaction2_to_native",
     "official_to_native",
+    "resnet2d_to_native",
     "to_native",
     "LoadedCheckpoint",
-    "load_checkpoint",
+    "LoadReport",
+    "load_weights",
     "read_checkpoint",
     "WEIGHTS",
     "EvalProtocol",
@@ -49,7 +52,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # convert/export pull in the CLI helpers and torch.onnx only when used
+    # convert/export are imported when used: export pulls in torch.onnx machinery
     if name == "convert_checkpoint":
         from .convert import convert_checkpoint
 

@@ -32,8 +32,10 @@ from typing import Literal
 
 import torch
 
-CheckpointFormat = Literal["native", "official", "mmaction2"]
-FORMATS: tuple[str, ...] = ("native", "official", "mmaction2")
+from tanet.checkpoint import strip_module_prefix
+
+CheckpointFormat = Literal["native", "official", "mmaction2", "resnet2d"]
+FORMATS: tuple[str, ...] = ("native", "official", "mmaction2", "resnet2d")
 
 __all__ = [
     "CheckpointFormat",
@@ -43,6 +45,7 @@ __all__ = [
     "detect_format",
     "official_to_native",
     "mmaction2_to_native",
+    "resnet2d_to_native",
     "to_native",
 ]
 
@@ -60,25 +63,32 @@ class ConvertedState:
     # keys of the source that no rule recognised keep their source name, so a strict load names them
     unrecognised: list[str] = field(default_factory=list)
     temporal_shift: bool = False  # a TSM checkpoint (conv1 wrapped as conv1.net)
+    # source keys deliberately not loaded (the ImageNet classifier of a 2D backbone)
+    dropped: list[str] = field(default_factory=list)
 
-
-def _strip_module(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {key[len("module."):] if key.startswith("module.") else key: value for key, value in state.items()}
+    @property
+    def backbone_only(self) -> bool:
+        """A 2D image backbone: no temporal modules and no video classifier in the file."""
+        return self.source_format == "resnet2d"
 
 
 def detect_format(state: Mapping[str, torch.Tensor]) -> str:
-    """``"official"``, ``"mmaction2"`` or ``"native"`` from the keys (a ``module.`` prefix is ignored)."""
-    keys = list(_strip_module(state))
+    """``"official"``, ``"mmaction2"``, ``"native"`` or ``"resnet2d"`` (a torchvision/timm ImageNet ResNet)
+    from the keys (a ``module.`` prefix is ignored)."""
+    keys = list(strip_module_prefix(state))
     if any(key.startswith("base_model.") for key in keys) or any(key.startswith("new_fc.") for key in keys):
         return "official"
     if any(key.startswith("cls_head.") for key in keys) or "backbone.conv1.conv.weight" in keys:
         return "mmaction2"
     if any(key.startswith("backbone.") for key in keys):
         return "native"
+    if "conv1.weight" in keys and any(key.startswith("layer1.0.") for key in keys):
+        return "resnet2d"
     shown = ", ".join(keys[:8]) + (" ..." if len(keys) > 8 else "")
     raise UnknownFormatError(
         "the weights match no known layout (tanet native 'backbone.*'/'fc.*', official TAM "
-        f"'module.base_model.*'/'module.new_fc.*', MMAction2 'backbone.*'/'cls_head.*'); first keys: {shown}"
+        "'module.base_model.*'/'module.new_fc.*', MMAction2 'backbone.*'/'cls_head.*', a 2D ImageNet "
+        f"ResNet 'conv1.*'/'layer1.*' of torchvision or timm); first keys: {shown}"
     )
 
 
@@ -112,7 +122,7 @@ def _apply(rules: list[tuple[re.Pattern[str], str]], key: str) -> str | None:
 
 def official_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
     """Official TAM (``module.base_model.*``, ``module.new_fc.*``) -> native keys."""
-    state = _strip_module(state)
+    state = strip_module_prefix(state)
     has_new_fc = any(key.startswith("new_fc.") for key in state)
     native: dict[str, torch.Tensor] = {}
     unrecognised: list[str] = []
@@ -142,7 +152,7 @@ def mmaction2_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
     has one, so an *identity* BatchNorm is inserted (weight 1, bias 0, mean 0, var 1 - eps): eval-mode
     outputs are unchanged; in training mode that BatchNorm normalises, so fine-tuning differs (warned).
     """
-    state = _strip_module(state)
+    state = strip_module_prefix(state)
     native: dict[str, torch.Tensor] = {}
     unrecognised: list[str] = []
     shift = False
@@ -192,6 +202,18 @@ def _insert_identity_local_bn(native: dict[str, torch.Tensor], eps: float = 1e-5
         native[f"{prefix}L.3.weight"] = last_conv
 
 
+def resnet2d_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
+    """A torchvision/timm ImageNet ResNet -> the backbone keys of a video model.
+
+    Its ImageNet classifier (``fc.*``) is dropped: a video model gets a classifier of its own.
+    2D kernels of I3D's inflated convs are put on the centre tap when the weights are loaded
+    (:func:`tanet.interop.loading.load_weights`), where the model's shapes are known.
+    """
+    state = strip_module_prefix(state)
+    native = {f"backbone.{key}": value for key, value in state.items() if not key.startswith("fc.")}
+    return ConvertedState(native, "resnet2d", dropped=[key for key in state if key.startswith("fc.")])
+
+
 def to_native(state: Mapping[str, torch.Tensor], source_format: str = "auto") -> ConvertedState:
     """Map a state dict of any known layout (``source_format="auto"`` detects it) to native keys."""
     if source_format == "auto":
@@ -201,5 +223,7 @@ def to_native(state: Mapping[str, torch.Tensor], source_format: str = "auto") ->
     if source_format == "mmaction2":
         return mmaction2_to_native(state)
     if source_format == "native":
-        return ConvertedState(_strip_module(state), "native")
+        return ConvertedState(strip_module_prefix(state), "native")
+    if source_format == "resnet2d":
+        return resnet2d_to_native(state)
     raise ValueError(f"unknown checkpoint format {source_format!r}; known: auto, {', '.join(FORMATS)}")

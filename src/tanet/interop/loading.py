@@ -1,28 +1,36 @@
-"""Load checkpoints of any known layout (native, official TAM, MMAction2) into tanet models."""
+"""The one path that puts weights from a file into a model, whatever wrote the file.
+
+Layouts: tanet's own checkpoints, the official TAM code, MMAction2, and 2D ImageNet ResNets of
+torchvision or timm (for the 2D part of a video model). :func:`read_checkpoint` reads a file safely
+and maps it to native keys; :func:`load_weights` puts it into a model through the one key report
+(:func:`tanet.checkpoint.load_state_checked`).
+"""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional, Union
 
 import torch
 from torch import nn
 
-from tanet.engine.checkpoint import (
-    CHECKPOINT_FORMAT,
+from tanet.checkpoint import (
     CheckpointError,
     extract_model_state,
+    is_native_checkpoint,
     load_checkpoint_file,
-    load_model_state,
+    load_state_checked,
 )
+from tanet.modules.temporal import InflatedConv
 
 from .architecture import ArchitectureError, infer_model_config
 from .formats import UnknownFormatError, to_native
 
-__all__ = ["LoadedCheckpoint", "read_checkpoint", "load_checkpoint", "create_model_with_weights"]
+__all__ = ["LoadedCheckpoint", "LoadReport", "read_checkpoint", "load_weights"]
+
+ClassifierPolicy = Literal["load", "auto", "reset"]
 
 
 @dataclass
@@ -30,34 +38,34 @@ class LoadedCheckpoint:
     """A checkpoint file read and mapped to native keys."""
 
     path: str
-    source_format: str  # "native", "official" or "mmaction2"
+    source_format: str  # "native", "official", "mmaction2" or "resnet2d"
     state_dict: dict[str, torch.Tensor]
-    model_config: dict[str, Any]  # create_model(**model_config) builds the matching model
-    class_names: list[str] | None
+    # create_model(**model_config) builds the matching model; None for a 2D backbone
+    model_config: Optional[dict[str, Any]]
+    class_names: Optional[list[str]]
     unrecognised_keys: list[str]
+    dropped_keys: list[str] = field(default_factory=list)  # e.g. the ImageNet classifier of a 2D file
+    data: dict = field(default_factory=dict, repr=False)  # the whole file (training state, config, ...)
+
+    @property
+    def backbone_only(self) -> bool:
+        return self.source_format == "resnet2d"
 
 
-def _numpy_safe_globals() -> list[Any]:
-    """numpy scalars/arrays of plain dtypes, as found in the metadata of MMAction2 checkpoints.
+@dataclass
+class LoadReport:
+    """What :func:`load_weights` did."""
 
-    ``weights_only`` loading stays on; these only rebuild numbers, never run code.
-    """
-    import numpy as np
-
-    core = getattr(np, "_core", None) or np.core
-    allowed: list[Any] = [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype]
-    allowed += [type(np.dtype(name)) for name in ("bool", "int8", "int16", "int32", "int64", "uint8",
-                                                   "float16", "float32", "float64")]
-    return allowed
-
-
-def _read_file(path: str | os.PathLike) -> dict:
-    safe = getattr(torch.serialization, "safe_globals", None)
-    with safe(_numpy_safe_globals()) if safe is not None else nullcontext():
-        return load_checkpoint_file(path)
+    path: str
+    source_format: str
+    left_at_init: list[str]  # model keys the file did not provide (temporal modules of a 2D backbone)
+    classifier_reset: bool  # the classifier kept its fresh initialisation
+    dropped_keys: list[str]  # file keys not loaded (an ImageNet or other-class-count classifier)
+    class_names: Optional[list[str]]
+    checkpoint: LoadedCheckpoint = field(repr=False)
 
 
-def _class_names_from_meta(data: Mapping[str, Any]) -> list[str] | None:
+def _class_names_from_meta(data: Mapping[str, Any]) -> Optional[list[str]]:
     meta = data.get("meta")
     if not isinstance(meta, Mapping):
         return None
@@ -70,14 +78,14 @@ def _class_names_from_meta(data: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
-def read_checkpoint(path: str | os.PathLike, source_format: str = "auto") -> LoadedCheckpoint:
+def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") -> LoadedCheckpoint:
     """Read a checkpoint (``torch.load(weights_only=True)``), detect its layout, map it to native keys.
 
     The architecture comes from a native checkpoint's ``model_config``, else it is inferred from the
-    weights (:func:`~tanet.interop.architecture.infer_model_config`).
+    weights (:func:`~tanet.interop.architecture.infer_model_config`); a 2D backbone has none.
     """
-    data = _read_file(path)
-    native_file = data.get("format") == CHECKPOINT_FORMAT
+    data = load_checkpoint_file(path)
+    native_file = is_native_checkpoint(data)
     state = extract_model_state(data, source=path)
     not_tensors = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
@@ -87,85 +95,78 @@ def read_checkpoint(path: str | os.PathLike, source_format: str = "auto") -> Loa
     except (UnknownFormatError, ValueError) as error:
         raise CheckpointError(path, str(error)) from None
     model_config = data.get("model_config") if native_file else None
-    if not isinstance(model_config, dict) or "name" not in model_config:
+    if converted.backbone_only:
+        model_config = None
+    elif not isinstance(model_config, dict) or "name" not in model_config:
         try:
             model_config = infer_model_config(converted.state_dict, temporal_shift=converted.temporal_shift)
         except ArchitectureError as error:
             raise CheckpointError(path, f"{converted.source_format} checkpoint: {error}") from None
     class_names = data.get("class_names") if native_file else _class_names_from_meta(data)
     return LoadedCheckpoint(
-        str(path), converted.source_format, converted.state_dict, dict(model_config),
-        list(class_names) if class_names else None, converted.unrecognised,
+        str(path), converted.source_format, converted.state_dict,
+        dict(model_config) if model_config is not None else None,
+        list(class_names) if class_names else None, converted.unrecognised, converted.dropped, data,
     )
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike, *, source_format: str = "auto") -> LoadedCheckpoint:
-    """Load weights of any known layout into ``model`` (strict).
+def _inflate_2d_kernels(state: dict[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """2D kernels (out, in, k, k) where the model has inflated (out, in, t, k, k) ones: centre tap."""
+    inflated = dict(state)
+    for key, value in state.items():
+        wanted = target.get(key)
+        if (wanted is not None and value.dim() == 4 and wanted.dim() == 5
+                and value.shape[:2] == wanted.shape[:2] and value.shape[2:] == wanted.shape[3:]):
+            inflated[key] = InflatedConv.inflate_2d_weight(value, wanted.shape[2])
+    return inflated
 
-    Detects the layout (native, official TAM ``module.base_model.*``, MMAction2 ``backbone.*`` +
-    ``cls_head.*``), maps the keys and loads them; any missing, unexpected or mis-shaped key is a
-    :class:`~tanet.engine.checkpoint.CheckpointError` that lists them and names the file. Returns what
-    was read (layout, class names, the inferred architecture).
+
+def _classifier_keys(model: nn.Module) -> list[str]:
+    classifier = model.get_classifier() if hasattr(model, "get_classifier") else getattr(model, "fc", None)
+    if classifier is None:
+        return []
+    prefix = next(name for name, module in model.named_modules() if module is classifier)
+    return [f"{prefix}.{name}" for name in classifier.state_dict()]
+
+
+def load_weights(model: nn.Module, source: Union[str, os.PathLike, LoadedCheckpoint], *,
+                 source_format: str = "auto", classifier: ClassifierPolicy = "load") -> LoadReport:
+    """Load weights of any known layout into ``model`` and report what happened.
+
+    * A video checkpoint (native, official TAM, MMAction2) must fit exactly: any missing, unexpected
+      or mis-shaped key is a :class:`~tanet.checkpoint.CheckpointError` naming the file and the keys.
+    * A 2D ImageNet ResNet (torchvision/timm keys) fills the 2D part: every 2D key of the model must be
+      in the file; the temporal modules and the classifier keep their initialisation; 2D kernels of
+      I3D's inflated convs go onto the centre tap.
+    * ``classifier``: ``"load"`` (default) the file's classifier must fit; ``"auto"`` (fine-tuning)
+      load it when its shape fits, else keep the model's fresh one and say so in the report;
+      ``"reset"`` always keep the fresh one.
+
+    Class names found in the file are set on the model (``model.class_names``) unless the
+    classifier was reset.
     """
-    loaded = read_checkpoint(path, source_format)
-    load_model_state(model, loaded.state_dict, source=f"{path} ({loaded.source_format} layout)")
-    if loaded.class_names is not None:
-        model.class_names = loaded.class_names
-    return loaded
-
-
-def create_model_with_weights(
-    name: str,
-    num_classes: int | None = None,
-    num_segments: int | None = None,
-    *,
-    weights: Any = None,
-    checkpoint: str | os.PathLike | None = None,
-    weights_path: str | os.PathLike | None = None,
-    download: bool = False,
-    allow_unverified: bool = False,
-    **kwargs: Any,
-) -> nn.Module:
-    """``create_model(name, ..., weights=...)`` / ``create_model(name, ..., checkpoint=PATH)``.
-
-    With ``checkpoint`` the architecture arguments not given explicitly come from the file. With
-    ``weights`` (a registry name or :class:`~tanet.interop.weights.PretrainedWeights`) the file is
-    ``weights_path`` or the cached download, checked against its SHA-256 (see
-    :func:`~tanet.interop.weights.resolve_weights_file`), and the class count and frames are the
-    entry's. Explicit arguments that contradict the weights are an error.
-    """
-    from tanet.models.registry import create_model
-
-    if weights is not None and checkpoint is not None:
-        raise ValueError("pass either weights= (a registry entry) or checkpoint= (a file), not both")
-    entry = None
-    if weights is not None:
-        from .weights import get_weights, resolve_weights_file
-
-        entry = get_weights(weights)
-        if entry.model != name:
-            raise ValueError(f"weights {entry.name!r} are for {entry.model!r}, not {name!r}")
-        for arg, given, expected in (("num_classes", num_classes, entry.num_classes),
-                                     ("num_segments", num_segments, entry.num_segments)):
-            if given is not None and given != expected:
-                raise ValueError(f"weights {entry.name!r} have {arg}={expected}, got {arg}={given} "
-                                 "(load them first, then call model.reset_classifier(n) to fine-tune)")
-        checkpoint = resolve_weights_file(entry, weights_path, download=download, allow_unverified=allow_unverified)
-    elif weights_path is not None:
-        raise ValueError("weights_path= needs weights= (a registry name); use checkpoint=PATH for a plain file")
-    loaded = read_checkpoint(Path(checkpoint))
-    architecture = {k: v for k, v in loaded.model_config.items() if k not in ("name", "pretrained")}
-    if num_classes is not None:
-        architecture["num_classes"] = num_classes
-    if num_segments is not None:
-        architecture["num_segments"] = num_segments
-    architecture.update(kwargs)
-    model = create_model(name, **architecture)
-    load_model_state(model, loaded.state_dict, source=f"{checkpoint} ({loaded.source_format} layout)")
-    class_names = loaded.class_names
-    if entry is not None:
-        class_names = class_names or entry.load_class_names()
-        model.pretrained_weights = entry
+    loaded = source if isinstance(source, LoadedCheckpoint) else read_checkpoint(Path(source), source_format)
+    where = f"{loaded.path} ({loaded.source_format} layout)"
+    state = dict(loaded.state_dict)
+    own = model.state_dict()
+    classifier_keys = _classifier_keys(model)
+    dropped = list(loaded.dropped_keys)
+    reset = False
+    if loaded.backbone_only:
+        state = _inflate_2d_kernels(state, own)
+        allow = [key for key in own if ".tam." in key] + classifier_keys
+        reset = True
+    else:
+        allow = []
+        if classifier == "reset" or (classifier == "auto" and any(
+                key in state and key in own and state[key].shape != own[key].shape for key in classifier_keys)):
+            dropped += [key for key in classifier_keys if key in state]
+            state = {key: value for key, value in state.items() if key not in classifier_keys}
+            allow = classifier_keys
+            reset = True
+    left = load_state_checked(model, state, source=where, allow_missing=allow)
+    class_names = None if reset else loaded.class_names
     if class_names is not None:
         model.class_names = class_names
-    return model
+    return LoadReport(loaded.path, loaded.source_format, [key for key in left if key not in classifier_keys],
+                      reset, dropped, class_names, loaded)

@@ -15,12 +15,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from tanet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from tanet.errors import TanetError
+from tanet.utils.cache import tanet_home
+from tanet.utils.io import atomic_write
 
 __all__ = [
     "EvalProtocol",
@@ -36,11 +40,8 @@ __all__ = [
     "kinetics400_class_names",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
-
-class WeightsVerificationError(RuntimeError):
+class WeightsVerificationError(TanetError, RuntimeError):
     """A weights file failed (or could not get) its checksum check."""
 
 
@@ -62,12 +63,6 @@ class EvalProtocol:
     crop_size: int
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-
-    def transform(self):
-        """The matching :class:`tanet.data.transforms.TestTransform`."""
-        from tanet.data.transforms import test_transform
-
-        return test_transform(self.crop_size, self.scale_size, self.num_crops, mean=self.mean, std=self.std)
 
 
 @dataclass(frozen=True)
@@ -194,11 +189,8 @@ def get_weights(weights: str | PretrainedWeights) -> PretrainedWeights:
 
 
 def weights_cache_dir() -> Path:
-    """``$TANET_HOME/weights``, else ``$XDG_CACHE_HOME/tanet/weights`` (``~/.cache/tanet/weights``)."""
-    if os.environ.get("TANET_HOME"):
-        return Path(os.environ["TANET_HOME"]) / "weights"
-    cache_root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache_root) / "tanet" / "weights"
+    """``$TANET_HOME/weights`` (default ``~/.cache/tanet/weights``)."""
+    return tanet_home("weights")
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -266,14 +258,9 @@ def resolve_weights_file(
             f"{entry.name!r} is not cached ({cached}); pass download=True to fetch {entry.url}, "
             "or weights_path=FILE for a copy you already have"
         )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{entry.file_name}.", suffix=".part", dir=cached.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle, urllib.request.urlopen(entry.url) as response:  # noqa: S310
-            shutil.copyfileobj(response, handle)
-        verify_weights_file(partial, entry, allow_unverified=allow_unverified)
-        os.replace(partial, cached)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    # the download is verified before it takes the cached name
+    verify = lambda partial: verify_weights_file(partial, entry, allow_unverified=allow_unverified)  # noqa: E731
+    with atomic_write(cached, "wb", before_replace=verify) as handle, \
+            urllib.request.urlopen(entry.url) as response:  # noqa: S310
+        shutil.copyfileobj(response, handle)
     return cached

@@ -1,30 +1,27 @@
+"""Video models: the registry of names, the ResNet family with its temporal modules, the recognizer.
+
+``build_model(name, ...)`` builds an architecture with fresh weights; ``tanet.create_model`` (one
+layer up) also loads weights.
+"""
+from ._builder import DEFAULT_NUM_CLASSES, DEFAULT_NUM_SEGMENTS, build_model
+from ._registry import UnknownModelError, is_model, list_models, model_entrypoint, register_model
 from .recognizer import VideoRecognizer
-from .registry import create_model, is_model, list_models, register_model
-from .resnet import (
-    BasicBlock,
-    Bottleneck,
-    PretrainedMismatchError,
-    ResNet,
-    TemporalSpec,
-    load_pretrained_2d,
-    resnet18,
-    resnet34,
-    resnet50,
-    resnet101,
-)
+from .resnet import BasicBlock, Bottleneck, ResNet, TemporalSpec, resnet18, resnet34, resnet50, resnet101
 
 __all__ = [
-    "VideoRecognizer",
-    "create_model",
+    "DEFAULT_NUM_CLASSES",
+    "DEFAULT_NUM_SEGMENTS",
+    "build_model",
+    "UnknownModelError",
     "is_model",
     "list_models",
+    "model_entrypoint",
     "register_model",
+    "VideoRecognizer",
     "BasicBlock",
     "Bottleneck",
-    "PretrainedMismatchError",
     "ResNet",
     "TemporalSpec",
-    "load_pretrained_2d",
     "resnet18",
     "resnet34",
     "resnet50",

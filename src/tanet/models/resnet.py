@@ -4,12 +4,11 @@ Order (as timm): temporal spec, blocks, the ResNet class, the builders, then one
 function per variant. State-dict keys are torchvision's (``conv1``, ``bn1``, ``layerS.B.conv1`` …,
 ``layerS.B.downsample.0/1``, ``fc``), so an ImageNet checkpoint from torchvision or timm loads with
 ``strict=True`` into :func:`resnet50` and friends, and into the 2D part of every video model
-(:func:`load_pretrained_2d`). Temporal modules add keys of their own (``layerS.B.tam.*``); I3D's
+(``tanet.create_model(..., pretrained=FILE)``). Temporal modules add keys of their own (``layerS.B.tam.*``); I3D's
 inflated conv keeps the key ``conv1.weight`` with a 5D shape.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -21,7 +20,7 @@ from tanet.modules.tam import TAM, Branches
 from tanet.modules.temporal import InflatedConv, TemporalShift
 
 from .recognizer import VideoRecognizer
-from .registry import register_model
+from ._registry import register_model
 
 TemporalKind = Literal["none", "tam", "shift", "inflate"]
 TAMPosition = Literal["a", "b", "c", "d"]
@@ -35,8 +34,6 @@ __all__ = [
     "resnet34",
     "resnet50",
     "resnet101",
-    "load_pretrained_2d",
-    "PretrainedMismatchError",
 ]
 
 
@@ -307,71 +304,6 @@ def resnet101(**kwargs) -> ResNet:
     return _resnet(101, **kwargs)
 
 
-class PretrainedMismatchError(ValueError):
-    """A 2D checkpoint does not fit the model's 2D part (names the file and the keys)."""
-
-
-def _read_state_dict(source: str | os.PathLike | Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
-    if isinstance(source, Mapping):
-        return dict(source), "<state dict>"
-    path = os.fspath(source)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"pretrained weights file not found: {path}")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a corrupt or non-torch file, or one that needs unpickling code
-        raise PretrainedMismatchError(f"{path}: cannot be read as a weights-only torch checkpoint ({error})") from error
-    for wrapper in ("state_dict", "model", "model_state"):
-        if isinstance(loaded, Mapping) and isinstance(loaded.get(wrapper), Mapping):
-            loaded = loaded[wrapper]
-            break
-    if not isinstance(loaded, Mapping):
-        raise PretrainedMismatchError(f"{path}: expected a state dict, found {type(loaded).__name__}")
-    return {key.removeprefix("module."): value for key, value in loaded.items()}, path
-
-
-def load_pretrained_2d(model: nn.Module, source: str | os.PathLike | Mapping[str, torch.Tensor]) -> list[str]:
-    """Load an ImageNet ResNet checkpoint (torchvision/timm keys) into the 2D part of a model.
-
-    ``model`` is a :class:`ResNet` or anything with a ``backbone`` ResNet. Every 2D key of the backbone must
-    be in the file with the right shape, and every file key must be used, except the ImageNet classifier
-    (``fc.*``), which is skipped; 2D weights of inflated convs go onto the centre tap. Temporal modules
-    keep their initialisation. Returns the names of the parameters left to their initialisation.
-    """
-    backbone = getattr(model, "backbone", model)
-    state, origin = _read_state_dict(source)
-    target = backbone.state_dict()
-    temporal_keys = [key for key in target if ".tam." in key]
-    skipped_file_keys = [key for key in state if key.startswith("fc.")] if "fc.weight" not in target else []
-    expected = [key for key in target if key not in temporal_keys]
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in target and key not in skipped_file_keys]
-    problems = []
-    if missing:
-        problems.append(f"missing keys ({len(missing)}): {missing[:10]}{' ...' if len(missing) > 10 else ''}")
-    if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}")
-    converted: dict[str, torch.Tensor] = {}
-    for key in expected:
-        if key not in state:
-            continue
-        value, wanted = state[key], target[key]
-        if value.dim() == 4 and wanted.dim() == 5 and value.shape[:2] == wanted.shape[:2] and value.shape[2:] == wanted.shape[3:]:
-            value = InflatedConv.inflate_2d_weight(value, wanted.shape[2])
-        if value.shape != wanted.shape:
-            problems.append(f"{key}: file has shape {tuple(value.shape)}, model expects {tuple(wanted.shape)}")
-            continue
-        converted[key] = value.to(wanted.dtype)
-    if problems:
-        raise PretrainedMismatchError(f"{origin} does not fit the model's 2D backbone:\n  " + "\n  ".join(problems))
-    result = backbone.load_state_dict(converted, strict=False)
-    # the only keys we left untouched must be the temporal ones
-    leftover = sorted(set(result.missing_keys) - set(temporal_keys))
-    if leftover or result.unexpected_keys:
-        raise PretrainedMismatchError(f"{origin}: internal key mismatch {leftover} {result.unexpected_keys}")
-    return temporal_keys
-
-
 # ---------------------------------------------------------------------------------------------
 # Video models: one short registered function per variant
 
@@ -385,7 +317,6 @@ def _video_resnet(
     dropout: float = 0.5,
     width: float = 1.0,
     temporal_stages: Sequence[int] = (1, 2, 3, 4),
-    pretrained: str | os.PathLike | None = None,
     **temporal_options,
 ) -> VideoRecognizer:
     valid = set(TemporalSpec.__dataclass_fields__) - {"kind", "num_segments"}
@@ -393,14 +324,11 @@ def _video_resnet(
     if unknown:
         raise TypeError(
             f"unknown model option(s) {unknown}; valid: num_classes, num_segments, dropout, width, "
-            f"temporal_stages, pretrained, {', '.join(sorted(valid))}"
+            f"temporal_stages, {', '.join(sorted(valid))}"
         )
     temporal = TemporalSpec(kind=kind, num_segments=num_segments, **temporal_options)
     backbone = _resnet(depth, num_classes=0, width=width, temporal=temporal, temporal_stages=tuple(temporal_stages))
-    model = VideoRecognizer(backbone, num_classes=num_classes, num_segments=num_segments, dropout=dropout)
-    if pretrained is not None:
-        load_pretrained_2d(model, pretrained)
-    return model
+    return VideoRecognizer(backbone, num_classes=num_classes, num_segments=num_segments, dropout=dropout)
 
 
 @register_model

@@ -1,4 +1,4 @@
-"""``tanet train [RECIPE.yaml] [flags] [--set section.key=value ...]``.
+"""``tanet train [RECIPE.yaml] [flags] [--set section.key=value ...]``: train from a YAML recipe.
 
 Precedence: defaults < recipe < flags < ``--set``. Multi-GPU / multi-node::
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-# flag -> (config key, type, help)
+# flag (and aliases) -> (config key, type, help)
 FLAGS = {
     "--model": ("model.name", str, "model name (see `tanet models`)"),
     "--num-classes": ("model.num_classes", int, "number of classes"),
-    "--segments": ("model.num_segments", int, "frames per clip (T)"),
-    "--pretrained": ("model.pretrained", str, "torchvision-format ImageNet ResNet state dict"),
+    "--num-segments": ("model.num_segments", int, "frames per clip T (alias --segments)"),
+    "--pretrained": ("model.pretrained", str, "a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part"),
     "--train-list": ("data.train_list", str, "training list file (`path label` lines)"),
     "--val-list": ("data.val_list", str, "validation list file"),
     "--root": ("data.root", str, "folder the list paths are relative to"),
@@ -30,6 +30,8 @@ FLAGS = {
     "--device": ("runtime.device", str, "auto, cpu, cuda, cuda:N"),
     "--amp": ("runtime.amp", str, "mixed precision: none, bf16 (CPU/GPU), fp16 (GPU)"),
 }
+ALIASES = {"--num-segments": ["--segments"]}
+CHOICES = {"--amp": ("none", "bf16", "fp16")}
 SWITCHES = {
     "--channels-last": ("runtime.channels_last", "channels_last memory format"),
     "--compile": ("runtime.compile", "torch.compile the model"),
@@ -42,7 +44,8 @@ SWITCHES = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", help="YAML recipe (see configs/); defaults if omitted")
     for flag, (key, kind, help_text) in FLAGS.items():
-        parser.add_argument(flag, type=kind, default=None, metavar=key.split(".")[1].upper(),
+        parser.add_argument(flag, *ALIASES.get(flag, []), type=kind, default=None, choices=CHOICES.get(flag),
+                            metavar=None if flag in CHOICES else key.split(".")[1].upper(),
                             help=f"{help_text} [{key}]")
     for flag, (key, help_text) in SWITCHES.items():
         parser.add_argument(flag, action="store_true", default=None, help=f"{help_text} [{key}]")
@@ -80,26 +83,18 @@ def _quote(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from tanet.engine.checkpoint import CheckpointError
-    from tanet.engine.config import ConfigError, load_config, valid_keys
-    from tanet.engine.training import NonFiniteLossError, train
+    from tanet.engine.config import load_config, valid_keys
+    from tanet.engine.trainer import NonFiniteLossError, train
 
     if args.list_keys:
         print("\n".join(valid_keys()))
         return 0
-    try:
-        config = load_config(args.recipe, overrides_from_args(args))
-    except ConfigError as error:
-        print(f"tanet train: error: {error}", file=sys.stderr)
-        return 2
+    config = load_config(args.recipe, overrides_from_args(args))
     if args.print_config:
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
         return 0
     try:
         result = train(config)
-    except (ConfigError, CheckpointError) as error:
-        print(f"tanet train: error: {error}", file=sys.stderr)
-        return 2
     except NonFiniteLossError as error:
         print(f"tanet train: stopped: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,54 @@
+"""``tanet export``: a model as ONNX or a ``torch.export`` program, with a dynamic batch dimension."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._options import add_out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("onnx", "torch-export"), default="onnx")
+    add_out(parser, None, "file to write (.onnx or .pt2)", required=True)
+    parser.add_argument("--checkpoint", help="checkpoint (native, official TAM or MMAction2 layout)")
+    parser.add_argument("--model", help="model name (default: from the checkpoint)")
+    parser.add_argument("--pretrained", dest="weights_name", help="published weights name, e.g. tam_k400_8f")
+    parser.add_argument("--weights", help="local file for --pretrained (else the cache)")
+    parser.add_argument("--allow-unverified", action="store_true", help="use weights that have no known checksum")
+    parser.add_argument("--size", type=int, default=224, help="crop size H = W of the exported input")
+    parser.add_argument("--exporter", choices=("dynamo", "torchscript"), default="dynamo")
+    parser.add_argument("--opset", type=int, default=None)
+    parser.add_argument("--check", action="store_true", help="compare onnxruntime with eager on a random batch")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from tanet.errors import UsageError
+    from tanet.factory import create_model
+    from tanet.interop.export import check_onnx, example_clips, export_onnx, export_program
+
+    if args.checkpoint:
+        model = create_model(args.model, checkpoint=args.checkpoint)
+    elif args.model and args.weights_name:
+        model = create_model(args.model, weights=args.weights_name, weights_path=args.weights,
+                             allow_unverified=args.allow_unverified)
+    else:
+        raise UsageError("give --checkpoint CKPT, or --model NAME --pretrained WEIGHTS [--weights FILE]")
+    model = model.eval()
+    clips = example_clips(model, batch_size=2, size=args.size)
+    if args.format == "torch-export":
+        torch.export.save(export_program(model, clips), args.out)
+        print(f"wrote {args.out} (torch.export, dynamic batch)")
+        return 0
+    export_onnx(model, args.out, clips, exporter=args.exporter, opset_version=args.opset)
+    print(f"wrote {args.out} (ONNX via {args.exporter}, dynamic batch)")
+    if args.check:
+        try:
+            difference = check_onnx(model, args.out, example_clips(model, batch_size=3, size=args.size))
+        except ImportError:
+            print("tanet export: --check needs onnxruntime: pip install 'tanet[onnx]'", file=sys.stderr)
+            return 1
+        print(f"onnxruntime vs eager: max abs logit difference {difference:.2e}")
+        return 0 if difference <= 1e-4 else 1
+    return 0

@@ -1,0 +1,54 @@
+"""``tanet test --checkpoint CKPT --val-list LIST [--root ROOT] [--out DIR]``: evaluate a checkpoint."""
+from __future__ import annotations
+
+import argparse
+
+from ._options import add_amp, add_device, add_num_segments, add_out, add_progress, add_strict_data
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint written by `tanet train` (or official TAM / MMAction2 layout)")
+    parser.add_argument("--val-list", required=True, help="list file of the test videos")
+    parser.add_argument("--root", default=None, help="folder the list paths are relative to")
+    add_out(parser, None, "folder for metrics.json, confusion.png and confusion.csv")
+    parser.add_argument("--protocol", default="efficient", choices=["efficient", "accurate", "dense"],
+                        help="efficient: 1 clip x centre crop; accurate: 2 clips x 3 crops at 256 "
+                             "(Something-Something); dense: 10 clips x 3 crops (Kinetics)")
+    parser.add_argument("--average", default="score", choices=["score", "prob"],
+                        help="average views as raw scores (official TAM) or softmax probabilities (MMAction2)")
+    parser.add_argument("--view-chunk", type=int, default=8, help="clips through the model at once (bounds memory)")
+    parser.add_argument("--batch-size", type=int, default=4, help="videos per loader batch")
+    parser.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    add_num_segments(parser, help_text="frames per clip T (default: as trained)")
+    parser.add_argument("--size", type=int, default=None, help="crop size (default: from training)")
+    parser.add_argument("--scale-size", type=int, default=None, help="short side before cropping")
+    parser.add_argument("--sampling", choices=["segment", "dense"], default=None,
+                        help="frame sampling (default: from training)")
+    parser.add_argument("--class-names", default=None, help="class-name file for the plot labels")
+    add_device(parser)
+    add_amp(parser)
+    add_strict_data(parser)
+    add_progress(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tanet.data.lists import read_class_names
+    from tanet.engine.distributed import env_dist_info
+    from tanet.engine.evaluation import format_metrics_table
+    from tanet.engine.testing import test_checkpoint
+
+    names = read_class_names(args.class_names) if args.class_names else None
+    metrics = test_checkpoint(
+        args.checkpoint, args.val_list, args.root, out=args.out, protocol=args.protocol,
+        average=args.average, view_chunk=args.view_chunk, batch_size=args.batch_size,
+        num_workers=args.workers, device=args.device, amp=args.amp,
+        num_segments=args.num_segments, size=args.size, scale_size=args.scale_size,
+        sampling=args.sampling, class_names=names, strict=args.strict_data,
+        progress=not args.no_progress)
+    if env_dist_info().is_main:
+        print(format_metrics_table(metrics, title=f"{metrics['model']} "
+                                   f"({metrics['num_segments']} frames, {args.protocol} protocol)"))
+        if args.out:
+            print(f"wrote {args.out}/metrics.json, confusion.png, confusion.csv")
+    return 0

@@ -1,1 +1,0 @@
-"""Command-line front ends of the engine: ``tanet train``, ``tanet test``, ``tanet predict``."""

@@ -1,0 +1,444 @@
+"""The training loop: ``Trainer(config).fit() -> TrainResult`` (``tanet.engine.train(config)``).
+
+One object drives a whole run, in one process or under ``torchrun`` (DDP): it builds model and
+data from a :class:`~tanet.engine.config.TrainConfig`, optimises with the official parameter groups,
+validates, and keeps ``last.pt`` / ``best.pt``, ``config.yaml``, ``log.jsonl`` and ``log.csv`` in
+``runtime.out``. ``runtime.resume="auto"`` continues a killed run from ``last.pt`` with model,
+optimizer, schedule, scaler and RNG states, so the result equals that of an uninterrupted run bit
+for bit (given deterministic kernels).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset, DistributedSampler
+
+from tanet.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CheckpointError,
+    load_checkpoint_file,
+    load_state_checked,
+    save_checkpoint,
+)
+from tanet.data.loader import EpochAwareDataset, EpochTaggedSampler, build_loader
+from tanet.engine import distributed as dist_utils
+from tanet.engine.builders import (
+    build_datasets,
+    build_eval_loader,
+    build_model,
+    resolve_class_names,
+    resolve_data,
+    resolve_num_classes,
+)
+from tanet.engine.config import ConfigError, TrainConfig, save_config
+from tanet.engine.evaluation import autocast_context, evaluate
+from tanet.engine.optim import build_optimizer, build_param_groups, scaled_lr, set_train_mode, trainable_parameters, unwrap
+from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everything
+from tanet.engine.run_log import RunLogger
+from tanet.engine.schedule import ScheduledLR, WarmupSchedule
+from tanet.errors import TanetError
+
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "train", "to_channels_last"]
+
+
+class NonFiniteLossError(TanetError, RuntimeError):
+    """The training loss became NaN or infinite; the run stopped without saving."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    out_dir: Path
+    last_checkpoint: Path
+    best_checkpoint: Path
+    best_top1: Optional[float]
+    final_metrics: dict  # validation metrics of the last validated epoch (no confusion)
+    history: list = field(default_factory=list)  # one dict per epoch, as in log.jsonl
+    epochs_run: int = 0  # epochs trained by this call (0 when resuming a finished run)
+
+
+StepHook = Callable[[int, int, float], None]  # (epoch, step, loss) after each optimizer step
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """channels_last for 4-d kernels and channels_last_3d for 5-d ones (I3D), in place
+    (``Module.to(memory_format=...)`` refuses models that mix both)."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+        elif tensor.dim() == 5:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
+    return model
+
+
+def _world() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _sync_device(device: torch.device) -> torch.device:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
+        return device
+    return torch.device("cpu")
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Trainer:
+    """One training run. Building happens in the constructor (so ``trainer.model`` can be inspected
+    before :meth:`fit`); :meth:`fit` trains, validates and checkpoints every epoch.
+
+    ``model``, ``train_dataset``, ``val_dataset`` and ``class_names`` may be given to skip building
+    them from the config (the model must then carry ``model_config`` for the checkpoint to be
+    rebuildable). ``step_hook(epoch, step, loss)`` runs after every optimizer step (tests use it to
+    interrupt a run).
+    """
+
+    def __init__(self, config: TrainConfig, *, model: Optional[nn.Module] = None,
+                 train_dataset: Optional[Dataset] = None, val_dataset: Optional[Dataset] = None,
+                 class_names: Optional[Sequence[str]] = None, step_hook: Optional[StepHook] = None):
+        config = resolve_data(config)  # a synthetic set named by the recipe fills in the data paths
+        self.config = config
+        self.step_hook = step_hook
+        rt = config.runtime
+        info = dist_utils.env_dist_info()
+        self.device = dist_utils.select_device(rt.device, info)
+        self.dist = dist_utils.init_distributed(self.device, rt.dist_backend)
+        self.is_main = self.dist.is_main
+        self._threads = torch.get_num_threads()
+        try:
+            self._build(model, train_dataset, val_dataset, class_names)
+        except BaseException:
+            self._close()
+            raise
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self, model, train_set, val_set, class_names) -> None:
+        config, info, device = self.config, self.dist, self.device
+        rt, d, o, s = config.runtime, config.data, config.optim, config.schedule
+        self.out_dir = Path(rt.out)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
+        if rt.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        if rt.num_threads:
+            torch.set_num_threads(rt.num_threads)
+        if rt.amp == "fp16" and device.type != "cuda":
+            raise ConfigError("runtime.amp='fp16' needs a GPU; use 'bf16' on CPU")
+        seed_everything(rt.seed + info.rank)
+
+        self.class_names = list(class_names) if class_names is not None else resolve_class_names(config)
+        self.num_classes = (getattr(model, "num_classes", None) if model is not None
+                            else resolve_num_classes(config, self.class_names))
+        if train_set is None:
+            train_set, built_val = build_datasets(config, self.class_names, self.num_classes)
+            val_set = val_set if val_set is not None else built_val
+        self.train_set, self.val_set = train_set, val_set
+        if model is None:
+            model = build_model(config, self.num_classes)
+        self.model_config = dict(getattr(model, "model_config", {}) or {})
+        self.model_config.pop("pretrained", None)  # weights come from the checkpoint, not the file
+
+        if o.partial_bn:
+            set_train_mode(model, True, partial_bn=True)  # freeze before groups and DDP
+        self.groups = build_param_groups(model, o.linear_lr_policy, o.partial_bn)
+        model.to(device)
+        if rt.channels_last:
+            to_channels_last(model)
+        if rt.sync_bn and info.enabled:
+            if device.type != "cuda":
+                raise ConfigError("runtime.sync_bn needs CUDA (SyncBatchNorm has no CPU kernel)")
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            self.groups = build_param_groups(model, o.linear_lr_policy, o.partial_bn)
+        self.model = model
+
+        self.global_batch = d.batch_size * info.world_size
+        self.lr = scaled_lr(o.lr, self.global_batch, o.base_batch_size)
+        self.optimizer = build_optimizer(self.groups, self.lr, o.momentum, o.weight_decay, o.nesterov, o.name)
+        self.params = trainable_parameters(self.groups)
+
+        self.train_sampler = EpochTaggedSampler(DistributedSampler(
+            train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=rt.seed, drop_last=True))
+        if len(self.train_sampler) < d.batch_size:
+            raise ConfigError(
+                f"the training list has {len(train_set)} videos: fewer than one batch of "
+                f"{d.batch_size} per process x {info.world_size} processes")
+        pin = d.pin_memory and device.type == "cuda"
+        self.train_loader = build_loader(
+            EpochAwareDataset(train_set), d.batch_size, sampler=self.train_sampler, num_workers=d.num_workers,
+            persistent_workers=d.persistent_workers, pin_memory=pin, drop_last=True)
+        self.val_loader = None
+        if val_set is not None:
+            self.val_loader = build_eval_loader(val_set, d.val_batch_size or d.batch_size, num_workers=d.num_workers,
+                                                rank=info.rank, world_size=info.world_size, device=device)
+        self.iters_per_epoch = len(self.train_loader)
+        if rt.max_steps_per_epoch:
+            self.iters_per_epoch = min(self.iters_per_epoch, rt.max_steps_per_epoch)
+        schedule = WarmupSchedule(s.name, s.epochs, self.iters_per_epoch, s.milestones, s.gamma,
+                                  s.warmup_epochs, s.warmup_start_factor, s.min_lr_factor)
+        self.scheduler = ScheduledLR(self.optimizer, schedule, self.lr)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=(rt.amp == "fp16" and device.type == "cuda"))
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=o.label_smoothing)
+
+        self.start_epoch, self.best_top1, self.history = 0, None, []
+        resume_path = self._resume_path()
+        if resume_path is not None:
+            self.resume(resume_path)
+
+        self.train_model: nn.Module = model
+        if info.enabled:
+            self.train_model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+        if rt.compile:
+            self.train_model = torch.compile(self.train_model)
+
+    def _resume_path(self) -> Optional[Path]:
+        resume = self.config.runtime.resume
+        if not resume:
+            return None
+        if resume == "auto":
+            return self.last_path if self.last_path.exists() else None
+        path = Path(resume)
+        if not path.exists():
+            raise CheckpointError(path, "resume checkpoint does not exist")
+        return path
+
+    def resume(self, path: Path) -> None:
+        """Continue from a training checkpoint: model, optimizer, schedule, scaler, RNG, history."""
+        state = load_checkpoint_file(path)
+        if state.get("format") != CHECKPOINT_FORMAT or "optimizer" not in state:
+            raise CheckpointError(path, "not a tanet training checkpoint (no optimizer state); cannot resume from it")
+        load_state_checked(self.model, state["model"], source=path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.start_epoch = int(state["epoch"])
+        self.best_top1 = state.get("best_top1")
+        self.history = list(state.get("history", []))
+        rng_states = state.get("rng_per_rank") or []
+        if len(rng_states) == self.dist.world_size:
+            restore_rng_state(rng_states[self.dist.rank])
+        else:
+            warnings.warn(f"{path}: saved by {len(rng_states)} processes, resumed by "
+                          f"{self.dist.world_size}; random streams are reseeded", stacklevel=2)
+            seed_everything(self.config.runtime.seed + self.dist.rank + 1000003 * self.start_epoch)
+        self._print(f"resumed from {path} at epoch {self.start_epoch}/{self.config.schedule.epochs}")
+
+    # ------------------------------------------------------------------ running
+
+    def fit(self) -> TrainResult:
+        """Train the remaining epochs; validate, log and checkpoint after each."""
+        config, rt, s = self.config, self.config.runtime, self.config.schedule
+        logger = RunLogger(self.out_dir, enabled=self.is_main, tensorboard=rt.tensorboard)
+        try:
+            if self.is_main:
+                save_config(config, self.out_dir / "config.yaml")
+                logger.rewrite(self.history)
+                self._print(self.describe())
+            final_metrics = dict(self.history[-1]) if self.history else {}
+            epochs_run = 0
+            run_started = time.perf_counter()
+            for epoch in range(self.start_epoch, s.epochs):
+                epoch_started = time.perf_counter()
+                self.train_sampler.set_epoch(epoch)
+                record = {"epoch": epoch + 1, "lr": self.scheduler.current_lr, **self.train_epoch(epoch)}
+                if self.val_loader is not None and ((epoch + 1) % rt.eval_every == 0 or epoch + 1 == s.epochs):
+                    record.update(self.validate(epoch))
+                record["epoch_time_s"] = time.perf_counter() - epoch_started
+                self.history.append(record)
+                score = record.get("val_top1") if self.val_loader is not None else None
+                is_best = self.val_loader is None or (
+                    score is not None and (self.best_top1 is None or score > self.best_top1))
+                if score is not None and is_best:
+                    self.best_top1 = score
+                rng_all = self._gather_rng()
+                if self.is_main:
+                    logger.append(record)
+                    self.save(record, rng_all, is_best)
+                    self._print(self._epoch_line(record, run_started, epoch - self.start_epoch + 1))
+                final_metrics = dict(record)
+                epochs_run += 1
+                dist_utils.barrier()
+        finally:
+            logger.close()
+            self._close()
+        return TrainResult(out_dir=self.out_dir, last_checkpoint=self.last_path, best_checkpoint=self.best_path,
+                           best_top1=self.best_top1, final_metrics=final_metrics, history=self.history,
+                           epochs_run=epochs_run)
+
+    def train_epoch(self, epoch: int) -> dict:
+        """One pass over the training set; returns the epoch's training statistics."""
+        config, rt, o, device = self.config, self.config.runtime, self.config.optim, self.device
+        model, optimizer, scheduler, scaler = self.train_model, self.optimizer, self.scheduler, self.scaler
+        set_train_mode(model, True, partial_bn=o.partial_bn)
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        correct = samples = skipped = 0
+        started = time.perf_counter()
+        bar = None
+        if self.is_main and rt.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.iters_per_epoch, desc=f"epoch {epoch + 1}/{config.schedule.epochs}",
+                       dynamic_ncols=True, leave=False, file=sys.stderr)
+        try:
+            for step, batch in enumerate(self.train_loader):
+                if step >= self.iters_per_epoch:
+                    break
+                skipped += int(batch.num_skipped)
+                # Every process must take the same decision to step, or DDP would wait forever.
+                empty = torch.tensor([float(batch.labels.numel() == 0)], device=_sync_device(device))
+                if dist_utils.all_reduce_sum(empty).item() > 0:
+                    continue
+                clips = batch.clips.to(device, non_blocking=True)
+                labels = batch.labels.to(device, non_blocking=True).long()
+                with autocast_context(device, rt.amp):
+                    logits = model(clips)
+                loss = self.criterion(logits.float(), labels)
+                loss_value = dist_utils.all_reduce_sum(loss.detach().reshape(1).to(
+                    _sync_device(device)).double()).item() / max(1, _world())
+                if not math.isfinite(loss_value):
+                    raise NonFiniteLossError(
+                        f"training loss became {loss_value} at epoch {epoch + 1}, step {step + 1} "
+                        f"(lr {scheduler.current_lr:.3g}); the run stopped without writing a checkpoint "
+                        f"for this epoch, so {self.last_path} still holds the last good epoch. "
+                        "Lower optim.lr, enable optim.clip_grad_norm, or check the input data.")
+                scaler.scale(loss).backward()
+                if o.clip_grad_norm:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.params, o.clip_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                scheduler.step()
+                batch_n = labels.shape[0]
+                loss_sum += float(loss.detach().item()) * batch_n
+                correct += int((logits.detach().argmax(dim=1) == labels).sum().item())
+                samples += batch_n
+                if bar is not None:
+                    elapsed = time.perf_counter() - started
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss_sum.item() / samples:.4f}", acc=f"{100.0 * correct / samples:.1f}",
+                                    clips_s=f"{samples * _world() / max(elapsed, 1e-9):.1f}")
+                elif self.is_main and rt.log_every and (step + 1) % rt.log_every == 0:
+                    print(f"epoch {epoch + 1} step {step + 1}/{self.iters_per_epoch} "
+                          f"loss {loss_sum.item() / samples:.4f}", flush=True)
+                if self.step_hook is not None:
+                    self.step_hook(epoch, step, float(loss.detach().item()))
+        finally:
+            if bar is not None:
+                bar.close()
+        totals = torch.tensor([loss_sum.item(), float(correct), float(samples), float(skipped)],
+                              dtype=torch.float64, device=_sync_device(device))
+        totals = dist_utils.all_reduce_sum(totals).cpu()
+        elapsed = time.perf_counter() - started
+        n = max(totals[2].item(), 1.0)
+        return {"train_loss": totals[0].item() / n, "train_top1": 100.0 * totals[1].item() / n,
+                "train_skipped": int(totals[3].item()),
+                "train_clips_per_s": totals[2].item() / max(elapsed, 1e-9)}
+
+    def validate(self, epoch: int) -> dict:
+        """Evaluate on the validation set (every process sees rank 0's BatchNorm statistics)."""
+        self._sync_buffers()
+        metrics = evaluate(self.model, self.val_loader, self.num_classes, device=self.device,
+                           amp=self.config.runtime.amp, criterion=self.criterion,
+                           progress=self.is_main and self.config.runtime.progress, desc=f"val {epoch + 1}")
+        return {"val_top1": metrics["top1"], "val_top5": metrics["top5"],
+                "val_mean_class_acc": metrics["mean_class_acc"], "val_loss": metrics.get("loss"),
+                "val_skipped": metrics["num_skipped"]}
+
+    def save(self, record: dict, rng_per_rank: list, is_best: bool) -> None:
+        """Write ``last.pt`` (and ``best.pt`` when this epoch is the best) atomically."""
+        state = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "model": unwrap(self.model).state_dict(), "model_config": self.model_config,
+            "class_names": self.class_names, "epoch": record["epoch"],
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "rng_per_rank": rng_per_rank, "config": self.config.to_dict(),
+            "best_top1": self.best_top1, "history": self.history,
+            "metrics": {k: v for k, v in record.items() if k.startswith("val_")},
+        }
+        save_checkpoint(self.last_path, state)
+        if is_best:
+            save_checkpoint(self.best_path, state)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _sync_buffers(self) -> None:
+        """Give every process rank 0's BatchNorm statistics (each process updated its own during the
+        epoch), so validation measures exactly the model that is checkpointed."""
+        if not self.dist.enabled:
+            return
+        import torch.distributed as dist
+
+        for buffer in self.model.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+    def _gather_rng(self) -> list[dict]:
+        state = capture_rng_state()
+        if not self.dist.enabled:
+            return [state]
+        import torch.distributed as dist
+
+        gathered: list = [None] * self.dist.world_size
+        dist.all_gather_object(gathered, state)
+        return gathered
+
+    def _close(self) -> None:
+        torch.set_num_threads(self._threads)  # runtime.num_threads applies to this run only
+        if self.dist.enabled:
+            dist_utils.cleanup_distributed()
+
+    def _print(self, *args: Any) -> None:
+        if self.is_main:
+            print(*args, flush=True)
+
+    def describe(self) -> str:
+        """The run summary printed at the start."""
+        config, info = self.config, self.dist
+        name = self.model_config.get("name", config.model.name)
+        lines = [
+            f"model {name} ({config.model.num_segments} segments) on {self.device}"
+            f"{f' x {info.world_size} processes' if info.enabled else ''}",
+            f"train videos {len(self.train_set)}, val videos {len(self.val_set) if self.val_set is not None else 0}",
+            f"batch {config.data.batch_size}/process (global {self.global_batch}), lr {self.lr:.4g}"
+            + (f" (scaled from {config.optim.lr} at batch {config.optim.base_batch_size})"
+               if config.optim.base_batch_size else ""),
+            "param groups: " + ", ".join(
+                f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in self.groups),
+        ]
+        return "\n".join(lines)
+
+    def _epoch_line(self, record: dict, run_started: float, epochs_done: int) -> str:
+        total = self.config.schedule.epochs
+        elapsed = time.perf_counter() - run_started
+        remaining = (total - record["epoch"]) * elapsed / max(epochs_done, 1)
+        text = (f"epoch {record['epoch']}/{total}: train loss {record['train_loss']:.4f} "
+                f"top-1 {record['train_top1']:.1f}%")
+        if "val_top1" in record:
+            text += f" | val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}%"
+        text += f" | {record['epoch_time_s']:.1f}s, ETA {_hms(remaining)}"
+        return text
+
+
+def train(config: TrainConfig, **kwargs: Any) -> TrainResult:
+    """``Trainer(config, **kwargs).fit()``."""
+    return Trainer(config, **kwargs).fit()
