@@ -1,3 +1,11 @@
+from .block_names import (
+    BlockNameError,
+    block_aliases,
+    default_blocks,
+    named_blocks,
+    parse_block_name,
+    resolve_block,
+)
 from .recognizer import VideoRecognizer
 from .registry import create_model, is_model, list_models, register_model
 from .resnet import (
@@ -29,4 +37,10 @@ __all__ = [
     "resnet34",
     "resnet50",
     "resnet101",
+    "BlockNameError",
+    "block_aliases",
+    "default_blocks",
+    "named_blocks",
+    "parse_block_name",
+    "resolve_block",
 ]
