@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("tanet.engine.commands.predict", "top-k class names for video files"),
     "convert": ("tanet.interop.convert", "convert an official-TAM or MMAction2 checkpoint to a tanet checkpoint"),
     "export": ("tanet.interop.export", "export a model to ONNX or a torch.export program"),
-    "kernels": ("tanet.analysis.kernels", "plot and compare learned TAM kernels (V, Θ) with I3D's, per block and data set"),
+    "kernels": ("tanet.cli.kernels", "plot and compare learned TAM kernels (V, Θ) with I3D's, per block and data set"),
     "ablate": ("tanet.analysis.ablate", "train and test a grid of TAM variants; write a markdown/CSV table"),
 }
 
