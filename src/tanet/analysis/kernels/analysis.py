@@ -1,0 +1,193 @@
+"""The kernel study end to end: load each data set's checkpoints, capture, summarise, plot, write files."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Subset
+
+from tanet.data.dataset import build_loader, build_test_dataset
+from tanet.engine.checkpoint import load_trained_model
+from tanet.engine.config import TrainConfig
+from tanet.engine.training import data_kwargs
+from tanet.models.block_names import BlockNameError, block_aliases, default_blocks, parse_block_name, resolve_block
+
+from .capture import capture_tam_block, static_temporal_kernels
+from .plots import plot_block
+from .statistics import DESCRIPTION, BlockKernels, _block_comparison, _block_stats, normalise_static_kernels
+
+__all__ = ["KernelDataset", "extract_dataset", "analyse_kernels", "format_summary"]
+
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass(frozen=True)
+class KernelDataset:
+    """One side of the comparison: a TANet checkpoint and the videos it is probed with.
+
+    Args:
+        name: label in figures and JSON (unique).
+        checkpoint: a TANet checkpoint written by ``tanet train``.
+        list_file: ``path label`` list of the videos (labels are not used).
+        root: folder the list paths are relative to.
+        i3d_checkpoint: optional I3D 3×1×1 checkpoint (same depth) trained on the same data, whose
+            static kernels are shown next to TAM's.
+    """
+
+    name: str
+    checkpoint: PathLike
+    list_file: PathLike
+    root: Optional[PathLike] = None
+    i3d_checkpoint: Optional[PathLike] = None
+
+
+def _spread_indices(count: int, limit: Optional[int]) -> list[int]:
+    # Lists are often sorted by class: take evenly spaced videos rather than the first ones.
+    if limit is None or limit >= count:
+        return list(range(count))
+    return sorted(set(np.linspace(0, count - 1, limit).round().astype(int).tolist()))
+
+
+def _loader_for(dataset: KernelDataset, model: nn.Module, checkpoint: dict, *, max_videos: Optional[int],
+                batch_size: int, num_workers: int):
+    config = TrainConfig.from_dict(checkpoint["config"]) if isinstance(checkpoint.get("config"), dict) else TrainConfig()
+    config.model.num_segments = model.num_segments
+    # Labels are not used (a model may be probed on another data set's videos), so they are not checked.
+    videos = build_test_dataset(
+        dataset.list_file, dataset.root or None, protocol="efficient", size=config.data.size,
+        scale_size=config.data.scale_size, num_classes=None, **data_kwargs(config),
+    )
+    indices = _spread_indices(len(videos), max_videos)
+    subset = Subset(videos, indices)
+    return build_loader(subset, batch_size, num_workers=num_workers), len(indices)
+
+
+def extract_dataset(
+    dataset: KernelDataset,
+    blocks: Sequence[str],
+    *,
+    max_videos: Optional[int] = None,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    device: Union[str, torch.device] = "cpu",
+    progress: bool = True,
+) -> dict[str, BlockKernels]:
+    """V, Θ (and the I3D kernels) of ``blocks`` for one data set, keyed by canonical block name."""
+    model, checkpoint = load_trained_model(dataset.checkpoint)
+    canonical = [resolve_block(name, model) for name in blocks]
+    loader, count = _loader_for(dataset, model, checkpoint, max_videos=max_videos, batch_size=batch_size,
+                                num_workers=num_workers)
+    captured = capture_tam_block(model, loader, canonical, device=device, progress=progress, total=count,
+                                 desc=dataset.name, source=dataset.checkpoint)
+    static = {}
+    if dataset.i3d_checkpoint is not None:
+        i3d_model, _ = load_trained_model(dataset.i3d_checkpoint)
+        for name, block in zip(blocks, canonical):
+            try:
+                resolve_block(name, i3d_model)
+            except BlockNameError as error:
+                raise BlockNameError(f"{dataset.i3d_checkpoint}: {error}") from None
+            static[block] = static_temporal_kernels(i3d_model, block, source=dataset.i3d_checkpoint)
+    result = {}
+    for block in canonical:
+        importance, theta = captured[block]
+        raw = static.get(block)
+        result[block] = BlockKernels(
+            importance_map=importance.astype(np.float32),
+            adaptive_kernel=theta.astype(np.float32),
+            static_kernel=None if raw is None else raw.astype(np.float32),
+            static_kernel_normalised=None if raw is None else normalise_static_kernels(raw),
+        )
+    return result
+
+
+def analyse_kernels(
+    datasets: Sequence[KernelDataset],
+    blocks: Optional[Sequence[str]],
+    out_dir: PathLike,
+    *,
+    max_videos: Optional[int] = None,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    device: Union[str, torch.device] = "cpu",
+    progress: bool = True,
+    figures: bool = True,
+) -> dict:
+    """Extract, summarise and plot the kernels of ``blocks`` for every data set.
+
+    ``blocks=None`` takes the last block of layer3 and of layer4 of the first checkpoint. Returns the
+    summary written to ``kernels.json`` plus, under ``"arrays"``, the :class:`BlockKernels` per data set
+    and block (not serialised).
+    """
+    if not datasets:
+        raise ValueError("analyse_kernels needs at least one data set")
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"data set names must be unique, got {names}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if blocks is None or len(blocks) == 0:
+        blocks = default_blocks(load_trained_model(datasets[0].checkpoint)[0])
+    arrays: dict[str, dict[str, BlockKernels]] = {}
+    for dataset in datasets:
+        arrays[dataset.name] = extract_dataset(dataset, blocks, max_videos=max_videos, batch_size=batch_size,
+                                               num_workers=num_workers, device=device, progress=progress)
+    canonical = list(arrays[names[0]])
+    summary: dict[str, Any] = {"description": DESCRIPTION, "datasets": [], "blocks": {}}
+    for dataset in datasets:
+        summary["datasets"].append({
+            "name": dataset.name, "checkpoint": str(dataset.checkpoint), "list_file": str(dataset.list_file),
+            "root": None if dataset.root is None else str(dataset.root),
+            "i3d_checkpoint": None if dataset.i3d_checkpoint is None else str(dataset.i3d_checkpoint),
+        })
+    npz: dict[str, np.ndarray] = {}
+    for block in canonical:
+        per_dataset = {name: arrays[name][block] for name in names}
+        layer, index = parse_block_name(block)
+        entry: dict[str, Any] = {"paper_name": block_aliases(layer, index), "datasets": {}, "comparisons": []}
+        for name, kernels in per_dataset.items():
+            entry["datasets"][name] = _block_stats(kernels)
+            npz[f"{name}/{block}/importance_map"] = kernels.importance_map
+            npz[f"{name}/{block}/adaptive_kernel"] = kernels.adaptive_kernel
+            if kernels.static_kernel is not None:
+                npz[f"{name}/{block}/i3d_kernel"] = kernels.static_kernel
+                npz[f"{name}/{block}/i3d_kernel_normalised"] = kernels.static_kernel_normalised
+        for i, first in enumerate(names):
+            for second in names[i + 1:]:
+                entry["comparisons"].append(
+                    {"datasets": [first, second], **_block_comparison(per_dataset[first], per_dataset[second])})
+        if figures:
+            written = plot_block(block, per_dataset, out / f"kernels_{block}")
+            entry["figures"] = [p.name for p in written]
+        summary["blocks"][block] = entry
+    (out / "kernels.json").write_text(json.dumps(summary, indent=2) + "\n")
+    np.savez_compressed(out / "kernels.npz", **npz)
+    summary["arrays"] = arrays
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    """A short text table of the headline numbers."""
+    lines = []
+    for block, entry in summary["blocks"].items():
+        lines.append(f"{block} ({entry['paper_name']})")
+        for name, stats in entry["datasets"].items():
+            text = (f"  {name:14s} V smoothness {stats['importance_smoothness']:.4f}  "
+                    f"Θ smoothness {stats['theta_smoothness']:.4f}  Θ tap mean "
+                    + " ".join(f"{v:.3f}" for v in stats["theta_tap_mean"]))
+            if "i3d_tap_std" in stats:
+                text += "  I3D tap std " + " ".join(f"{v:.3f}" for v in stats["i3d_tap_std"])
+            lines.append(text)
+        for comparison in entry["comparisons"]:
+            a, b = comparison["datasets"]
+            text = f"  JS({a}, {b}): Θ {comparison['theta_js']:.4f}"
+            if comparison["i3d_js"] is not None:
+                text += f"  I3D {comparison['i3d_js']:.4f}"
+            lines.append(text)
+    return "\n".join(lines)
