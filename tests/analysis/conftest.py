@@ -8,7 +8,7 @@ import torch
 
 import tanet
 from tanet.data.synthetic import SyntheticSpec, generate
-from tanet.engine.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
+from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
 from tanet.engine.config import TrainConfig
 
 SEGMENTS = 4

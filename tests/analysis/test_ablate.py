@@ -39,7 +39,7 @@ def test_expand_grid_sweeps_and_product():
     product = expand_grid(axes, product=True)
     assert len(product) == 6 and product[0].label == "tam_position=a, tam_branches=local"
     config = row_config(tiny_config(), product[-1])
-    assert config.model.extra == {"tam_position": "b", "tam_branches": "both"}
+    assert (config.model.temporal.tam_position, config.model.temporal.tam_branches) == ("b", "both")
 
 
 def _base(tiny_sets, out: Path):

@@ -4,7 +4,9 @@ import torch
 from torch import nn
 
 import tanet
-from tanet.models import PretrainedMismatchError, load_pretrained_2d, resnet18, resnet50
+from tanet import load_pretrained_2d
+from tanet.checkpoint import CheckpointError as PretrainedMismatchError
+from tanet.models import resnet18, resnet50
 from tanet.modules import TAM
 
 TINY = dict(num_classes=5, num_segments=4, width=0.125)

@@ -9,14 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from tanet.engine.checkpoint import (
-    CheckpointError,
-    capture_rng_state,
-    load_checkpoint_file,
-    load_model_state,
-    restore_rng_state,
-    save_checkpoint,
-)
+from tanet.checkpoint import CheckpointError, load_checkpoint_file, load_state_checked, save_checkpoint
+from tanet.engine.rng import capture_rng_state, restore_rng_state
 
 
 class Injected(Exception):
@@ -94,16 +88,16 @@ def test_pickled_objects_are_refused(tmp_path):
         load_checkpoint_file(path)
 
 
-def test_load_model_state_names_missing_unexpected_and_shape(tmp_path):
+def test_load_state_checked_names_missing_unexpected_and_shape(tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     state = model.state_dict()
-    load_model_state(model, {f"module.{k}": v for k, v in state.items()})  # DDP prefix stripped
+    load_state_checked(model, {f"module.{k}": v for k, v in state.items()})  # DDP prefix stripped
     broken = dict(state)
     del broken["1.bias"]
     broken["2.weight"] = torch.zeros(1)
     broken["0.weight"] = torch.zeros(5, 3)
     with pytest.raises(CheckpointError) as info:
-        load_model_state(model, broken, source=tmp_path / "x.pt")
+        load_state_checked(model, broken, source=tmp_path / "x.pt")
     message = str(info.value)
     assert "x.pt" in message and "missing keys: 1.bias" in message
     assert "unexpected keys: 2.weight" in message

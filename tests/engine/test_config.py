@@ -6,7 +6,7 @@ import argparse
 import pytest
 import yaml
 
-from tanet.engine.commands import train as train_command
+from tanet.cli import train as train_command
 from tanet.engine.config import ConfigError, TrainConfig, load_config, save_config, valid_keys
 
 from .conftest import CONFIGS
@@ -38,12 +38,12 @@ def test_overrides_are_typed_yaml_scalars():
     config = load_config(CONFIGS / "cpu_tiny.yaml", [
         "optim.lr=0.5", "schedule.milestones=[3, 4]", "model.pretrained=null",
         "optim.clip_grad_norm=null", "data.flip=swap", "runtime.compile=true",
-        "model.extra.tam_position=c", "optim.weight_decay=1e-3"])
+        "model.temporal.tam_position=c", "optim.weight_decay=1e-3"])
     assert config.optim.lr == 0.5
     assert config.schedule.milestones == [3, 4]
     assert config.model.pretrained is None and config.optim.clip_grad_norm is None
     assert config.data.flip == "swap" and config.runtime.compile is True
-    assert config.model.extra == {"tam_position": "c"}
+    assert config.model.temporal.tam_position == "c"
     assert config.optim.weight_decay == pytest.approx(1e-3)  # YAML 1.1 reads 1e-3 as a string
     assert isinstance(config.optim.weight_decay, float)
 
@@ -71,14 +71,29 @@ def test_bad_values_are_errors_naming_the_key(override, fragment):
         load_config(None, [override])
 
 
-def test_base_recipe_one_level_deep(tmp_path):
+def test_base_recipes_chain_and_cycles_are_errors(tmp_path):
     (tmp_path / "base.yaml").write_text("optim: {lr: 0.1, momentum: 0.8}\nmodel: {name: tsm_r18}\n")
     (tmp_path / "child.yaml").write_text("base: base.yaml\noptim: {lr: 0.3}\n")
     config = load_config(tmp_path / "child.yaml")
     assert (config.optim.lr, config.optim.momentum, config.model.name) == (0.3, 0.8, "tsm_r18")
-    (tmp_path / "grandchild.yaml").write_text("base: child.yaml\n")
-    with pytest.raises(ConfigError, match="may not name another base"):
-        load_config(tmp_path / "grandchild.yaml")
+    # bases chain: the grandchild sees the child's and the base's keys, its own win
+    (tmp_path / "grandchild.yaml").write_text("base: child.yaml\nmodel: {num_segments: 16}\n")
+    config = load_config(tmp_path / "grandchild.yaml")
+    assert (config.optim.lr, config.optim.momentum, config.model.num_segments) == (0.3, 0.8, 16)
+    # a list of bases applies in order
+    (tmp_path / "other.yaml").write_text("optim: {lr: 0.7}\n")
+    (tmp_path / "both.yaml").write_text("base: [child.yaml, other.yaml]\n")
+    assert load_config(tmp_path / "both.yaml").optim.lr == 0.7
+    (tmp_path / "loop_a.yaml").write_text("base: loop_b.yaml\n")
+    (tmp_path / "loop_b.yaml").write_text("base: loop_a.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "loop_a.yaml")
+
+
+def test_shipped_recipes_resolve_by_name():
+    assert load_config("tanet_r50_k400_16x") == load_config(CONFIGS / "tanet_r50_k400_16x.yaml")
+    with pytest.raises(ConfigError, match="shipped"):
+        load_config("no_such_recipe")
 
 
 def test_bad_yaml_names_the_file(tmp_path):
@@ -119,7 +134,7 @@ def test_valid_keys_cover_every_section():
 def test_strict_data_flag_sets_data_strict():
     import argparse
 
-    from tanet.engine.commands.train import add_arguments, overrides_from_args
+    from tanet.cli.train import add_arguments, overrides_from_args
     from tanet.engine.config import load_config
 
     parser = argparse.ArgumentParser()

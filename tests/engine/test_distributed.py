@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tanet.engine import load_checkpoint_file, load_config
+from tanet.checkpoint import load_checkpoint_file
+from tanet.engine import load_config
 
 from .conftest import CONFIGS
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from tanet.data import Batch
 from tanet.engine.evaluation import (
     evaluate,
     format_metrics_table,
@@ -45,7 +46,7 @@ def test_metrics_by_hand():
         [0.3, 0.3, 0.4],    # true 2 -> 2
     ])
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    loader = [(_clips([0, 1, 2]), labels[:3], 0), (_clips([3, 4, 5]), labels[3:], 1)]
+    loader = [Batch(_clips([0, 1, 2]), labels[:3], 0), Batch(_clips([3, 4, 5]), labels[3:], 1)]
     metrics = evaluate(TableModel(table), loader, num_classes=3)
     assert metrics["top1"] == pytest.approx(100 * 4 / 6)
     assert metrics["top5"] == pytest.approx(100.0)  # k is capped at the number of classes
@@ -60,7 +61,7 @@ def test_top5_with_more_classes():
     torch.manual_seed(0)
     scores = torch.randn(50, 12)
     labels = torch.randint(0, 12, (50,))
-    loader = [(_clips(list(range(50))), labels)]
+    loader = [Batch(_clips(list(range(50))), labels, 0)]
     metrics = evaluate(TableModel(scores), loader, num_classes=12)
     ranks = (scores > scores.gather(1, labels[:, None])).sum(1)  # 0 = best
     assert metrics["top1"] == pytest.approx(100 * (ranks == 0).float().mean().item())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from tanet.engine.training import EpochAwareDataset, EpochTaggedSampler
+from tanet.data.loader import EpochAwareDataset, EpochTaggedSampler
 
 
 class EpochEcho(Dataset):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tanet
-from tanet.engine.checkpoint import CheckpointError, load_trained_model
+from tanet.checkpoint import CheckpointError, load_checkpoint_file
 from tanet.interop import detect_format, infer_model_config, read_checkpoint
 
 from .conftest import TINY, tiny_model, write_mmaction2_layout, write_official_layout
@@ -45,7 +45,7 @@ def test_foreign_checkpoint_gives_the_writers_logits(tmp_path, clips, name, layo
         expected = source(clips)
         fresh = tiny_model(name, seed=7)
         assert _max_diff(fresh(clips), expected) > 1e-2  # the check below can fail
-        info = tanet.load_checkpoint(fresh, path)
+        info = tanet.load_weights(fresh, path)
         assert info.source_format == layout
         assert _max_diff(fresh.eval()(clips), expected) <= TOLERANCE
         # create_model(checkpoint=...) reads the architecture off the file
@@ -121,7 +121,7 @@ def test_early_mmaction2_tam_without_local_batchnorm(tmp_path, clips):
     torch.save({"state_dict": old}, path)
     fresh = tiny_model("tanet_r50", seed=3)
     with pytest.warns(UserWarning, match="identity BatchNorm"):
-        tanet.load_checkpoint(fresh, path)
+        tanet.load_weights(fresh, path)
     with torch.no_grad():
         assert _max_diff(fresh.eval()(clips), source(clips)) <= TOLERANCE
 
@@ -140,7 +140,7 @@ def test_mismatched_checkpoint_lists_the_keys_and_names_the_file(tmp_path, damag
     torch.save({"state_dict": state}, path)
     model = tiny_model("tanet_r18")
     with pytest.raises(CheckpointError) as error:
-        tanet.load_checkpoint(model, path)
+        tanet.load_weights(model, path)
     message = str(error.value)
     assert str(path) in message
     expected = {
@@ -162,7 +162,7 @@ def test_pickle_that_needs_code_is_refused(tmp_path, capsys):
     state = write_official_layout(tiny_model("tanet_r18").state_dict())
     torch.save({"state_dict": state, "extra": _Payload()}, path)
     with pytest.raises(CheckpointError, match="refused"):
-        tanet.load_checkpoint(tiny_model("tanet_r18"), path)
+        tanet.load_weights(tiny_model("tanet_r18"), path)
     assert "must never run" not in capsys.readouterr().out
 
 
@@ -174,7 +174,7 @@ def test_convert_writes_a_checkpoint_that_the_engine_loads(tmp_path, clips):
     from tanet.cli import main
 
     assert main(["convert", str(foreign), str(out)]) == 0
-    model, checkpoint = load_trained_model(out)
+    model, checkpoint = tanet.load_model(out)[0], load_checkpoint_file(out)
     assert checkpoint["model_config"]["name"] == "tanet_r50"
     assert checkpoint["class_names"] == [f"class {i}" for i in range(5)]
     assert checkpoint["converted_from"]["format"] == "mmaction2"

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Optional
 
 from tanet.analysis.kernels import KernelDataset, analyse_kernels, format_summary
-from tanet.cli._options import add_device, add_out, add_progress
-from tanet.data.lists import ListFileError
-from tanet.engine.checkpoint import CheckpointError
+from tanet.cli._options import add_device, add_out, add_progress, add_strict_data
 from tanet.engine.distributed import DistInfo, select_device
+from tanet.errors import UsageError
 
 __all__ = ["add_arguments", "datasets_from_args", "run"]
 
@@ -33,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, default=0, help="data-loading processes")
     add_device(parser)
+    add_strict_data(parser)
     add_progress(parser)
     parser.add_argument("--no-figures", action="store_true", help="write only kernels.json and kernels.npz")
 
@@ -43,19 +42,19 @@ def _per_dataset(values: Optional[list], count: int, flag: str) -> list:
     if len(values) == 1:
         return values * count
     if len(values) != count:
-        raise ValueError(f"{flag} must be given once or once per --checkpoint ({count}), got {len(values)}")
+        raise UsageError(f"{flag} must be given once or once per --checkpoint ({count}), got {len(values)}")
     return list(values)
 
 
 def datasets_from_args(args: argparse.Namespace) -> list[KernelDataset]:
     count = len(args.checkpoint)
     if len(args.list_file) != count:
-        raise ValueError(f"give one --list per --checkpoint: {count} checkpoints, {len(args.list_file)} lists")
+        raise UsageError(f"give one --list per --checkpoint: {count} checkpoints, {len(args.list_file)} lists")
     roots = _per_dataset(args.root, count, "--root")
     i3d = _per_dataset(args.i3d_checkpoint, count, "--i3d-checkpoint")
     if args.name:
         if len(args.name) != count:
-            raise ValueError(f"give one --name per --checkpoint: {count} checkpoints, {len(args.name)} names")
+            raise UsageError(f"give one --name per --checkpoint: {count} checkpoints, {len(args.name)} names")
         names = list(args.name)
     else:
         names = [Path(path).resolve().parent.name or f"set{i + 1}" for i, path in enumerate(args.list_file)]
@@ -65,16 +64,11 @@ def datasets_from_args(args: argparse.Namespace) -> list[KernelDataset]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        datasets = datasets_from_args(args)
-        summary = analyse_kernels(
-            datasets, args.blocks, args.out, max_videos=args.max_videos, batch_size=args.batch_size,
-            num_workers=args.workers, device=select_device(args.device, DistInfo()),
-            progress=not args.no_progress, figures=not args.no_figures,
-        )
-    except (ValueError, CheckpointError, ListFileError, FileNotFoundError) as error:
-        print(f"tanet kernels: error: {error}", file=sys.stderr)
-        return 2
+    summary = analyse_kernels(
+        datasets_from_args(args), args.blocks, args.out, max_videos=args.max_videos, batch_size=args.batch_size,
+        num_workers=args.workers, device=select_device(args.device, DistInfo()),
+        progress=not args.no_progress, figures=not args.no_figures, strict=args.strict_data,
+    )
     print(format_summary(summary))
     print(f"wrote {Path(args.out) / 'kernels.json'}, kernels.npz and one figure per block")
     return 0

@@ -10,7 +10,7 @@ from tanet.data.lists import VideoRecord
 from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import build_eval_dataset, load_for_eval
 from tanet.engine.evaluation import predict_views
-from tanet.errors import UsageError
+from tanet.errors import TanetError
 
 __all__ = ["Prediction", "predict_videos", "format_predictions"]
 
@@ -44,7 +44,7 @@ def predict_videos(videos: Sequence[Union[str, Path]], checkpoint: Union[str, Pa
     model = setup.model
     names = list(class_names) if class_names is not None else setup.class_names
     if names is not None and len(names) != model.num_classes:
-        raise UsageError(f"{len(names)} class names given for a model with {model.num_classes} classes")
+        raise TanetError(f"{len(names)} class names given for a model with {model.num_classes} classes")
     if names is None:
         names = [f"class_{i}" for i in range(model.num_classes)]
     records = []

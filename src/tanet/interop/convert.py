@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence, Union
 
 from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, save_checkpoint
 from tanet.data.lists import read_class_names
-from tanet.errors import UsageError
+from tanet.errors import TanetError
 from tanet.models import build_model
 
 from .loading import load_weights, read_checkpoint
@@ -28,7 +28,7 @@ def _class_names(spec: Union[str, os.PathLike, Sequence[str]], num_classes: int)
     else:
         names = list(spec)
     if len(names) != num_classes:
-        raise UsageError(f"{len(names)} class names for a model with {num_classes} classes")
+        raise TanetError(f"{len(names)} class names for a model with {num_classes} classes")
     return names
 
 

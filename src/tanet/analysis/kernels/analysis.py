@@ -12,10 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from tanet.data.dataset import build_loader, build_test_dataset
-from tanet.engine.checkpoint import load_trained_model
-from tanet.engine.config import TrainConfig
-from tanet.engine.training import data_kwargs
+from tanet.data.loader import build_loader
+from tanet.engine.builders import EvalSetup, build_eval_dataset, load_for_eval
+from tanet.errors import UsageError
 from tanet.models.block_names import BlockNameError, block_aliases, default_blocks, parse_block_name, resolve_block
 
 from .capture import capture_tam_block, static_temporal_kernels
@@ -54,15 +53,11 @@ def _spread_indices(count: int, limit: Optional[int]) -> list[int]:
     return sorted(set(np.linspace(0, count - 1, limit).round().astype(int).tolist()))
 
 
-def _loader_for(dataset: KernelDataset, model: nn.Module, checkpoint: dict, *, max_videos: Optional[int],
-                batch_size: int, num_workers: int):
-    config = TrainConfig.from_dict(checkpoint["config"]) if isinstance(checkpoint.get("config"), dict) else TrainConfig()
-    config.model.num_segments = model.num_segments
+def _loader_for(dataset: KernelDataset, setup: EvalSetup, *, max_videos: Optional[int], batch_size: int,
+                num_workers: int, strict: bool):
     # Labels are not used (a model may be probed on another data set's videos), so they are not checked.
-    videos = build_test_dataset(
-        dataset.list_file, dataset.root or None, protocol="efficient", size=config.data.size,
-        scale_size=config.data.scale_size, num_classes=None, **data_kwargs(config),
-    )
+    videos = build_eval_dataset(setup, dataset.list_file, dataset.root, protocol="efficient", strict=strict,
+                                check_labels=False)
     indices = _spread_indices(len(videos), max_videos)
     subset = Subset(videos, indices)
     return build_loader(subset, batch_size, num_workers=num_workers), len(indices)
@@ -77,17 +72,21 @@ def extract_dataset(
     num_workers: int = 0,
     device: Union[str, torch.device] = "cpu",
     progress: bool = True,
+    strict: bool = False,
 ) -> dict[str, BlockKernels]:
-    """V, Θ (and the I3D kernels) of ``blocks`` for one data set, keyed by canonical block name."""
-    model, checkpoint = load_trained_model(dataset.checkpoint)
+    """V, Θ (and the I3D kernels) of ``blocks`` for one data set, keyed by canonical block name.
+
+    ``strict``: an unreadable video is an error instead of being skipped with a warning."""
+    setup = load_for_eval(dataset.checkpoint)
+    model = setup.model
     canonical = [resolve_block(name, model) for name in blocks]
-    loader, count = _loader_for(dataset, model, checkpoint, max_videos=max_videos, batch_size=batch_size,
-                                num_workers=num_workers)
+    loader, count = _loader_for(dataset, setup, max_videos=max_videos, batch_size=batch_size,
+                                num_workers=num_workers, strict=strict)
     captured = capture_tam_block(model, loader, canonical, device=device, progress=progress, total=count,
                                  desc=dataset.name, source=dataset.checkpoint)
     static = {}
     if dataset.i3d_checkpoint is not None:
-        i3d_model, _ = load_trained_model(dataset.i3d_checkpoint)
+        i3d_model = load_for_eval(dataset.i3d_checkpoint).model
         for name, block in zip(blocks, canonical):
             try:
                 resolve_block(name, i3d_model)
@@ -118,6 +117,7 @@ def analyse_kernels(
     device: Union[str, torch.device] = "cpu",
     progress: bool = True,
     figures: bool = True,
+    strict: bool = False,
 ) -> dict:
     """Extract, summarise and plot the kernels of ``blocks`` for every data set.
 
@@ -126,18 +126,19 @@ def analyse_kernels(
     and block (not serialised).
     """
     if not datasets:
-        raise ValueError("analyse_kernels needs at least one data set")
+        raise UsageError("analyse_kernels needs at least one data set")
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
-        raise ValueError(f"data set names must be unique, got {names}")
+        raise UsageError(f"data set names must be unique, got {names}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if blocks is None or len(blocks) == 0:
-        blocks = default_blocks(load_trained_model(datasets[0].checkpoint)[0])
+        blocks = default_blocks(load_for_eval(datasets[0].checkpoint).model)
     arrays: dict[str, dict[str, BlockKernels]] = {}
     for dataset in datasets:
         arrays[dataset.name] = extract_dataset(dataset, blocks, max_videos=max_videos, batch_size=batch_size,
-                                               num_workers=num_workers, device=device, progress=progress)
+                                               num_workers=num_workers, device=device, progress=progress,
+                                               strict=strict)
     canonical = list(arrays[names[0]])
     summary: dict[str, Any] = {"description": DESCRIPTION, "datasets": [], "blocks": {}}
     for dataset in datasets:

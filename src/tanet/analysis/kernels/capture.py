@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tanet.errors import TanetError, UsageError
 from tanet.models.block_names import BlockNameError, named_blocks
 from tanet.modules.tam import TAM, TAMCapture
 from tanet.modules.temporal import InflatedConv
@@ -25,7 +26,7 @@ def _tam_of(model: nn.Module, block: str, source: Any) -> tuple[str, TAM]:
             f"set?); blocks with TAM: {', '.join(with_tam) or 'none'}"
         )
     if tam.branches != "both":
-        raise ValueError(
+        raise UsageError(
             f"{source}: the TAM of block {block} has branches={tam.branches!r}; V and Θ both exist only "
             "with branches='both'"
         )
@@ -46,7 +47,7 @@ def capture_tam_block(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Run ``model`` over ``loader`` and return ``{block: (V (N, C, T), Θ (N, C, K))}``.
 
-    ``loader`` yields ``(clips, labels[, num_bad])`` batches of single-view clips (N, 3, T, H, W);
+    ``loader`` yields :class:`tanet.data.Batch` es of single-view clips (N, 3, T, H, W);
     ``blocks`` are canonical ``layerS.B`` names whose TAM is read through :class:`TAMCapture`.
     """
     names = {block: _tam_of(model, block, source)[0] for block in blocks}
@@ -59,7 +60,7 @@ def capture_tam_block(
     try:
         with TAMCapture(model, names=list(names.values())) as capture, torch.no_grad():
             for batch in loader:
-                clips = batch[0]
+                clips = batch.clips
                 done = clips.shape[0] if clips.numel() else 0
                 if done:
                     if clips.dim() != 5:
@@ -68,14 +69,14 @@ def capture_tam_block(
                         )
                     model(clips.to(device))
                 if bar is not None:
-                    bar.update(done + (int(batch[2]) if len(batch) > 2 else 0))
+                    bar.update(done + int(batch.num_skipped))
     finally:
         if bar is not None:
             bar.close()
     result = {}
     for block, name in names.items():
         if not capture.records.get(name):
-            raise ValueError(f"{source}: no video could be read, nothing was captured")
+            raise TanetError(f"{source}: no video could be read, nothing was captured")
         stacked = capture.stacked(name)
         result[block] = (stacked.importance_map.numpy(), stacked.adaptive_kernel.numpy())
     return result
