@@ -1,7 +1,6 @@
 """Decoding: frames must equal PyAV's own full decode at the same indices."""
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest

@@ -27,6 +27,7 @@ import csv
 import hashlib
 import itertools
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass, field

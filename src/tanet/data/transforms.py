@@ -213,8 +213,6 @@ class TrainTransform:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
 
-    num_views = 1
-
     def sample_params(self, height: int, width: int, rng: np.random.Generator) -> CropBox:
         return multi_scale_crop_params(
             height, width, rng, self.size, self.scale_size, self.scales,
@@ -243,10 +241,6 @@ class TestTransform:
     std: tuple[float, ...] = IMAGENET_STD
 
     __test__ = False  # not a pytest class
-
-    @property
-    def num_views(self) -> int:
-        return self.num_crops
 
     def boxes(self, height: int, width: int) -> list[CropBox]:
         return eval_crop_params(height, width, self.size, self.scale_size, self.num_crops)

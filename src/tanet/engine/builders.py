@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from tanet.data.dataset import VideoDataset, build_test_dataset, build_train_dataset
 from tanet.data.lists import VideoRecord, read_class_names
+from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.loader import build_loader
 from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
@@ -28,10 +29,8 @@ __all__ = [
 PathLike = Union[str, os.PathLike]
 
 
-def synthetic_set(config: TrainConfig):
+def synthetic_set(config: TrainConfig) -> SyntheticDataset:
     """The built-in set the data section names (rendered on first use, then read from the cache)."""
-    from tanet.data.synthetic import PRESETS, generate
-
     synthetic = config.data.synthetic
     spec = PRESETS[synthetic.preset].spec(synthetic.kind, seed=synthetic.seed, num_classes=synthetic.num_classes)
     return generate(spec)

@@ -1,7 +1,6 @@
 """Evaluate a trained checkpoint on a list of videos (``tanet test``)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional, Sequence, Union
 

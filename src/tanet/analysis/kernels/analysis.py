@@ -9,7 +9,6 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import Subset
 
 from tanet.data.loader import build_loader

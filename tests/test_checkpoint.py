@@ -1,16 +1,13 @@
-"""Atomic checkpoint writes, safe loading, state-dict errors, RNG capture."""
+"""Atomic checkpoint writes, safe loading, state-dict errors."""
 from __future__ import annotations
 
 import os
-import random
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from tanet.checkpoint import CheckpointError, load_checkpoint_file, load_state_checked, save_checkpoint
-from tanet.engine.rng import capture_rng_state, restore_rng_state
 
 
 class Injected(Exception):
@@ -102,17 +99,3 @@ def test_load_state_checked_names_missing_unexpected_and_shape(tmp_path):
     assert "x.pt" in message and "missing keys: 1.bias" in message
     assert "unexpected keys: 2.weight" in message
     assert "0.weight (checkpoint (5, 3), model (4, 3))" in message
-
-
-def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
-    random.seed(1)
-    np.random.seed(2)
-    torch.manual_seed(3)
-    np.random.standard_normal()  # leaves a cached Gaussian in NumPy's state
-    save_checkpoint(tmp_path / "rng.pt", {"rng": capture_rng_state()})
-    expected = (random.random(), np.random.standard_normal(3).tolist(), torch.rand(3).tolist())
-    random.seed(9)
-    np.random.seed(9)
-    torch.manual_seed(9)
-    restore_rng_state(load_checkpoint_file(tmp_path / "rng.pt")["rng"])
-    assert (random.random(), np.random.standard_normal(3).tolist(), torch.rand(3).tolist()) == expected
