@@ -16,6 +16,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
+from tanet.utils.io import atomic_write_text
+
 from .decode import VideoDecodeError
 from .transforms import short_side_size
 
@@ -137,9 +139,7 @@ def extract_frames(
         count += 1
     if count == 0:
         raise VideoDecodeError(video, "no frames could be extracted")
-    with open(marker + ".tmp", "w") as handle:
-        handle.write(f"{count}\n")
-    os.replace(marker + ".tmp", marker)
+    atomic_write_text(marker, f"{count}\n")
     return count
 
 
