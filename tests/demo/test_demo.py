@@ -19,7 +19,7 @@ def test_pair_accuracies_by_hand():
 
 @pytest.mark.slow
 def test_demo_quick_end_to_end(tmp_path, monkeypatch):
-    monkeypatch.setenv("TANET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "cache"))
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
