@@ -1,7 +1,8 @@
 """The input side: decoding, frame sampling, clip transforms, list files and datasets.
 
 ``read_frames(path, indices)`` is the building block: exactly those frames, uint8
-(N, H, W, 3), from a video file (PyAV or torchcodec) or a folder of JPEGs.
+(N, H, W, 3), from a video file (PyAV or torchcodec) or a folder of JPEGs;
+``encode_video(path, frames, fps)`` writes frames the other way.
 """
 from .dataset import TEST_PROTOCOLS, VideoDataset, build_test_dataset, build_train_dataset
 from .decode import (
@@ -18,6 +19,7 @@ from .decode import (
     read_frames,
     torchcodec_available,
 )
+from .encode import encode_video
 from .labels import flip_label_map
 from .loader import Batch, EpochAwareDataset, EpochTaggedSampler, build_loader, collate_videos, worker_init_fn
 from .lists import ListFileError, VideoRecord, read_class_names, read_list, write_class_names, write_list
@@ -39,7 +41,7 @@ from .transforms import (
 
 __all__ = [
     "read_frames", "count_frames", "open_video", "get_backend", "available_backends",
-    "torchcodec_available", "VideoDecodeError", "VideoReader", "VideoBackend",
+    "torchcodec_available", "encode_video", "VideoDecodeError", "VideoReader", "VideoBackend",
     "PyAVBackend", "TorchCodecBackend", "FrameFolderBackend",
     "SegmentSampler", "DenseSampler", "fit_short",
     "TrainTransform", "TestTransform", "train_transform", "test_transform", "CropBox",
