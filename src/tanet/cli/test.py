@@ -12,9 +12,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-list", required=True, help="list file of the test videos")
     parser.add_argument("--root", default=None, help="folder the list paths are relative to")
     add_out(parser, None, "folder for metrics.json, confusion.png and confusion.csv")
-    parser.add_argument("--protocol", default="efficient", choices=["efficient", "accurate", "dense"],
-                        help="efficient: 1 clip x centre crop; accurate: 2 clips x 3 crops at 256 "
-                             "(Something-Something); dense: 10 clips x 3 crops (Kinetics)")
+    parser.add_argument("--protocol", default=None, choices=["efficient", "accurate", "twice_sample", "dense"],
+                        help="test views (default: the recipe's data.test_protocol). efficient: 1 clip x centre "
+                             "crop (official SSv1); accurate: official uniform-2, 2 clips x 3 full-resolution "
+                             "crops (official SSv2); twice_sample: TSM's 2 clips x 3 crops; dense: 10 dense "
+                             "clips x 3 crops (official Kinetics)")
     parser.add_argument("--average", default="score", choices=["score", "prob"],
                         help="average views as raw scores (official TAM) or softmax probabilities (MMAction2)")
     parser.add_argument("--view-chunk", type=int, default=8, help="clips through the model at once (bounds memory)")
@@ -22,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
     add_num_segments(parser, help_text="frames per clip T (default: as trained)")
     parser.add_argument("--size", type=int, default=None, help="crop size (default: from training)")
-    parser.add_argument("--scale-size", type=int, default=None, help="short side before cropping")
+    parser.add_argument("--scale-size", type=int, default=None,
+                        help="short side before cropping (default: from training; derived from --size when "
+                             "training derived it)")
     parser.add_argument("--sampling", choices=["segment", "dense"], default=None,
                         help="frame sampling (default: from training)")
     parser.add_argument("--class-names", default=None, help="class-name file for the plot labels")
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress)
     if env_dist_info().is_main:
         print(format_metrics_table(metrics, title=f"{metrics['model']} "
-                                   f"({metrics['num_segments']} frames, {args.protocol} protocol)"))
+                                   f"({metrics['num_segments']} frames, {metrics['protocol']} protocol)"))
         if args.out:
             print(f"wrote {args.out}/metrics.json, confusion.png, confusion.csv")
     return 0

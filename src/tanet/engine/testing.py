@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import build_eval_dataset, build_eval_loader, load_for_eval
+from tanet.engine.builders import build_eval_dataset, build_eval_loader, eval_protocol, load_for_eval
 from tanet.engine.evaluation import evaluate, save_confusion_png
 from tanet.utils.io import atomic_write_json
 
@@ -16,7 +16,7 @@ __all__ = ["test_checkpoint"]
 
 
 def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], root: Optional[str] = None,
-                    *, out: Optional[Union[str, Path]] = None, protocol: str = "efficient",
+                    *, out: Optional[Union[str, Path]] = None, protocol: Optional[str] = None,
                     average: str = "score", view_chunk: int = 8, batch_size: int = 4,
                     num_workers: int = 0, device: str = "auto", amp: str = "none",
                     num_segments: Optional[int] = None, size: Optional[int] = None,
@@ -26,7 +26,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
-    arguments override them. With ``out`` the main process writes ``metrics.json``
+    arguments override them (``protocol=None``: the recipe's ``data.test_protocol``). With ``out`` the main process writes ``metrics.json``
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
     ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process
     takes a shard). Returns the metrics dict (with the ``confusion`` tensor).
@@ -36,6 +36,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     info = dist_utils.init_distributed(torch_device)
     try:
         setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
+        protocol = eval_protocol(setup, protocol)
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,

@@ -32,9 +32,12 @@ from tanet.checkpoint import (
 from tanet.data.loader import EpochAwareDataset, EpochTaggedSampler, build_loader
 from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import (
+    SCRATCH,
     build_datasets,
     build_eval_loader,
     build_model,
+    describe_resolved,
+    pretrained_warning,
     resolve_class_names,
     resolve_data,
     resolve_num_classes,
@@ -153,6 +156,11 @@ class Trainer:
             val_set = val_set if val_set is not None else built_val
         self.train_set, self.val_set = train_set, val_set
         if model is None:
+            message = pretrained_warning(config)
+            if message is not None:
+                if self.is_main:
+                    warnings.warn(message, UserWarning, stacklevel=3)
+                config.model.pretrained = SCRATCH  # recorded in config.yaml and the checkpoints
             model = build_model(config, self.num_classes)
         self.model_config = dict(getattr(model, "model_config", {}) or {})
         self.model_config.pop("pretrained", None)  # weights come from the checkpoint, not the file
@@ -424,6 +432,7 @@ class Trainer:
                if config.optim.base_batch_size else ""),
             "param groups: " + ", ".join(
                 f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in self.groups),
+            *describe_resolved(config, self.class_names),
         ]
         return "\n".join(lines)
 
