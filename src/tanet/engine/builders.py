@@ -111,8 +111,8 @@ def describe_resolved(config: TrainConfig, class_names: Optional[Sequence[str]] 
         flip = "on, class names unknown (mirrored clips keep their labels)"
     else:
         rule = flip_labels(class_names)
-        flip = (f"on, {len(rule.mapping) // 2} mirrored pairs swap labels, "
-                f"{len(rule.unpaired)} direction classes never flipped")
+        flip = (f"on, mirrored pairs that swap labels: {len(rule.mapping) // 2}, direction classes never "
+                f"flipped: {len(rule.unpaired)}")
     if m.pretrained in (None, SCRATCH):
         init = "from scratch" + (" (the recipe expects ImageNet weights)" if m.pretrained_expected else "")
     else:
@@ -121,7 +121,7 @@ def describe_resolved(config: TrainConfig, class_names: Optional[Sequence[str]] 
     return [
         f"data: {sampling}; crop {d.size} from short side {d.scale_size}{mark('scale_size')}, scales "
         f"{list(d.crop_scales)}; flip {flip}",
-        f"evaluation: val protocol {d.val_protocol} (batch {d.val_batch_size}{mark('val_batch_size')}), "
+        f"evaluation: val protocol {d.val_protocol}, val batch {d.val_batch_size}{mark('val_batch_size')}, "
         f"test protocol {d.test_protocol}",
         f"init: {init}; temporal: {temporal}",
     ]

@@ -26,7 +26,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
-    arguments override them (``protocol=None``: the recipe's ``data.test_protocol``). With ``out`` the main process writes ``metrics.json``
+    arguments override them. With ``out`` the main process writes ``metrics.json``
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
     ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process
     takes a shard). Returns the metrics dict (with the ``confusion`` tensor).
@@ -36,7 +36,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     info = dist_utils.init_distributed(torch_device)
     try:
         setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
-        protocol = eval_protocol(setup, protocol)
+        protocol = eval_protocol(setup, protocol)  # None: the recipe's data.test_protocol
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
