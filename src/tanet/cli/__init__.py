@@ -53,6 +53,13 @@ def command_parser(name: str):
     return parser, module
 
 
+def _one_line_warnings(command: str) -> None:
+    """Warnings (a skipped video, objects not loaded from a checkpoint) as one line, like errors."""
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *_: f"tanet {command}: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     from tanet.errors import TanetError, UsageError
 
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser, module = command_parser(command)
     args = parser.parse_args(argv[argv.index(command) + 1:])
+    _one_line_warnings(command)
     try:
         code = module.run(args)
     except KeyboardInterrupt:
