@@ -12,6 +12,7 @@ import tanet
 from tanet.checkpoint import CheckpointError, load_checkpoint_file, load_checkpoint_inert
 from tanet.interop import read_checkpoint, to_native
 
+from .conftest import write_mmaction2_layout
 from .reference_weights import random_input, random_state
 
 DATA = Path(__file__).parent / "data"
@@ -37,6 +38,14 @@ def test_mmaction2_key_list_loads_with_mmaction2s_logits(tmp_path, name, model_n
         logits = model(clips)
     assert expected.std() > 0.5  # the weights make the logits differ between classes
     torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name,model_name", [("tsm", "tsm_r50"), ("tanet", "tanet_r50")])
+def test_the_tests_mmaction2_writer_gives_mmaction2s_own_keys(name, model_name):
+    record = json.loads((DATA / f"mmaction2_{name}_r50_k400.json").read_text())
+    own = tanet.create_model(model_name, num_classes=400, num_segments=8).state_dict()
+    written = write_mmaction2_layout(own, shift=name == "tsm")
+    assert {key: list(value.shape) for key, value in written.items()} == {key: shape for key, shape, _ in record["keys"]}
 
 
 def test_tsm_shift_wrapper_is_read_from_conv1_conv_net(tmp_path):

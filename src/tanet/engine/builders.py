@@ -17,11 +17,12 @@ from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.loader import build_loader
 from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
+from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.factory import create_model, load_model
-from tanet.interop.loading import LoadedCheckpoint
+from tanet.interop.loading import LoadedCheckpoint, LoadReport
 
 __all__ = [
-    "resolve_data", "synthetic_set", "model_options", "build_model", "resolve_class_names", "resolve_num_classes", "dataset_options",
+    "resolve_data", "synthetic_set", "model_options", "build_model", "build_model_with_report", "resolve_class_names", "resolve_num_classes", "dataset_options",
     "build_datasets", "build_eval_loader", "EvalSetup", "load_for_eval", "config_from_checkpoint",
     "build_eval_dataset",
 ]
@@ -59,9 +60,19 @@ def model_options(config: TrainConfig) -> dict:
 
 
 def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    """The recipe's model, with the 2D weights of ``model.pretrained`` when set."""
-    return create_model(config.model.name, num_classes=num_classes, pretrained=config.model.pretrained,
-                        **model_options(config))
+    """The recipe's model: fresh, with the 2D weights of ``model.pretrained``, or started from the video
+    checkpoint of ``model.init_from`` / ``model.weights`` (see :func:`build_model_with_report`)."""
+    return build_model_with_report(config, num_classes)[0]
+
+
+def build_model_with_report(config: TrainConfig, num_classes: int, *,
+                            fine_tune: bool = True) -> tuple[nn.Module, Optional[LoadReport]]:
+    """:func:`build_model`, and what fine-tuning loaded (None without ``init_from`` / ``weights``, or
+    with ``fine_tune=False``: a resumed run takes every weight from its own checkpoint)."""
+    model = create_model(config.model.name, num_classes=num_classes, pretrained=config.model.pretrained,
+                         **model_options(config))
+    source = init_source(config.model) if fine_tune else None
+    return model, (init_from_checkpoint(model, source) if source is not None else None)
 
 
 def resolve_class_names(config: TrainConfig) -> Optional[list[str]]:

@@ -34,13 +34,14 @@ from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import (
     build_datasets,
     build_eval_loader,
-    build_model,
+    build_model_with_report,
     resolve_class_names,
     resolve_data,
     resolve_num_classes,
 )
 from tanet.engine.config import ConfigError, TrainConfig, save_config
 from tanet.engine.evaluation import autocast_context, evaluate
+from tanet.engine.finetune import describe_init
 from tanet.engine.optim import build_optimizer, build_param_groups, scaled_lr, set_train_mode, trainable_parameters, unwrap
 from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from tanet.engine.run_log import RunLogger
@@ -152,8 +153,10 @@ class Trainer:
             train_set, built_val = build_datasets(config, self.class_names, self.num_classes)
             val_set = val_set if val_set is not None else built_val
         self.train_set, self.val_set = train_set, val_set
+        self.init_report = None  # what fine-tuning (model.init_from / model.weights) loaded
         if model is None:
-            model = build_model(config, self.num_classes)
+            model, self.init_report = build_model_with_report(config, self.num_classes,
+                                                              fine_tune=self._resume_path() is None)
         self.model_config = dict(getattr(model, "model_config", {}) or {})
         self.model_config.pop("pretrained", None)  # weights come from the checkpoint, not the file
 
@@ -425,6 +428,8 @@ class Trainer:
             "param groups: " + ", ".join(
                 f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in self.groups),
         ]
+        if self.init_report is not None:
+            lines.append(describe_init(self.init_report, self.num_classes))
         return "\n".join(lines)
 
     def _epoch_line(self, record: dict, run_started: float, epochs_done: int) -> str:
