@@ -8,25 +8,8 @@ import json
 import pytest
 import torch
 
-import tanet
-from interop.conftest import randomise
-from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
 from tanet.cli import main
 from tanet.engine.builders import build_eval_dataset, load_for_eval
-from tanet.engine.config import TrainConfig
-
-
-@pytest.fixture
-def tiny_checkpoint(tiny_videos, tmp_path):
-    torch.manual_seed(0)
-    model = randomise(tanet.create_model("tanet_r18", num_classes=4, num_segments=4, width=0.125))
-    config = TrainConfig()
-    config.data.size, config.data.scale_size = 32, 36
-    path = tmp_path / "run" / "best.pt"
-    save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": model.state_dict(),
-                           "model_config": model.model_config, "class_names": list(tiny_videos.class_names),
-                           "config": config.to_dict()})
-    return path
 
 
 @pytest.fixture

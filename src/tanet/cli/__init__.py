@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a model from a YAML recipe (one CPU or many GPUs)"),
     "test": ("test", "evaluate a checkpoint: top-1/top-5/mean class accuracy"),
     "predict": ("predict", "top-k class names for video files"),
+    "weights": ("weights", "list the published checkpoints; where a file must be to use one by name"),
     "convert": ("convert", "convert an official-TAM or MMAction2 checkpoint to a tanet checkpoint"),
     "export": ("export", "export a model to ONNX or a torch.export program"),
     "kernels": ("kernels", "plot and compare learned TAM kernels (V, Θ) with I3D's, per block and data set"),
