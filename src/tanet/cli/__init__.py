@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-videos": ("check_videos", "find unreadable videos in a list file; write a cleaned list"),
     "train": ("train", "train a model from a YAML recipe (one CPU or many GPUs)"),
     "test": ("test", "evaluate a checkpoint: top-1/top-5/mean class accuracy"),
+    "plot": ("plot", "plot loss, top-1 and learning rate per epoch of one or more training runs"),
     "predict": ("predict", "top-k class names for video files"),
     "weights": ("weights", "list the published checkpoints; where a file must be to use one by name"),
     "convert": ("convert", "convert an official-TAM or MMAction2 checkpoint to a tanet checkpoint"),

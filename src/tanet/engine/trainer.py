@@ -117,6 +117,7 @@ class Trainer:
         config = resolve_data(config)  # a synthetic set named by the recipe fills in the data paths
         self.config = config
         self.step_hook = step_hook
+        self._run_logger: Optional[RunLogger] = None  # set while fit() runs (per-iteration logging)
         rt = config.runtime
         info = dist_utils.env_dist_info()
         self.device = dist_utils.select_device(rt.device, info)
@@ -252,6 +253,7 @@ class Trainer:
         """Train the remaining epochs; validate, log and checkpoint after each."""
         config, rt, s = self.config, self.config.runtime, self.config.schedule
         logger = RunLogger(self.out_dir, enabled=self.is_main, tensorboard=rt.tensorboard)
+        self._run_logger = logger  # per-iteration logging from train_epoch
         try:
             if self.is_main:
                 save_config(config, self.out_dir / "config.yaml")
@@ -283,6 +285,7 @@ class Trainer:
                 dist_utils.barrier()
         finally:
             logger.close()
+            self._run_logger = None
             self._close()
         return TrainResult(out_dir=self.out_dir, last_checkpoint=self.last_path, best_checkpoint=self.best_path,
                            best_top1=self.best_top1, final_metrics=final_metrics, history=self.history,
@@ -331,6 +334,7 @@ class Trainer:
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
+                step_lr = scheduler.current_lr
                 scheduler.step()
                 batch_n = labels.shape[0]
                 loss_sum += float(loss.detach().item()) * batch_n
@@ -344,6 +348,8 @@ class Trainer:
                 elif self.is_main and rt.log_every and (step + 1) % rt.log_every == 0:
                     print(f"epoch {epoch + 1} step {step + 1}/{self.iters_per_epoch} "
                           f"loss {loss_sum.item() / samples:.4f}", flush=True)
+                if self._run_logger is not None:
+                    self._run_logger.log_step(epoch * self.iters_per_epoch + step + 1, loss_value, step_lr)
                 if self.step_hook is not None:
                     self.step_hook(epoch, step, float(loss.detach().item()))
         finally:
