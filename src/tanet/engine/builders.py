@@ -4,6 +4,7 @@ class names, the datasets and loaders; and the evaluation set-up of a trained ch
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
@@ -140,7 +141,10 @@ def config_from_checkpoint(data: dict) -> TrainConfig:
         model["temporal"] = {**model.get("temporal", {}), **model.pop("extra")}
     try:
         return TrainConfig.from_dict(stored, source="the checkpoint's config")
-    except ConfigError:
+    except ConfigError as error:
+        # test and predict then crop and sample with the defaults, which may not be the training view
+        warnings.warn(f"the training recipe stored in the checkpoint cannot be read ({error}); the data "
+                      "settings (size, sampling, ...) fall back to the defaults: pass them explicitly", stacklevel=2)
         return TrainConfig()
 
 
