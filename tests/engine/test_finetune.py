@@ -24,9 +24,10 @@ def _source_model(name, num_classes, seed=0):
     return randomise(tanet.create_model(name, num_classes=num_classes, **ARCH), seed)
 
 
-def _save_native(model, path):
+def _save_native(model, path, class_names=None):
+    names = class_names or [f"c{i}" for i in range(model.num_classes)]
     save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": model.state_dict(),
-                           "model_config": model.model_config, "class_names": [f"c{i}" for i in range(model.num_classes)]})
+                           "model_config": model.model_config, "class_names": list(names)})
     return path
 
 
@@ -79,13 +80,20 @@ def test_mmaction2_checkpoint_into_another_class_count(tiny_videos, tmp_path, na
     assert torch.isfinite(torch.tensor(result.history[0]["train_loss"]))
 
 
-def test_matching_class_count_keeps_the_classifier(tiny_videos, tmp_path):
+def test_the_same_classes_keep_the_classifier_other_classes_do_not(tiny_videos, tmp_path):
     source = _source_model("tanet_r18", num_classes=4)
-    path = _save_native(source, tmp_path / "source.pt")
-    trainer = Trainer(tiny_config(tiny_videos, tmp_path / "run", f"model.init_from={path}"))
+    same = _save_native(source, tmp_path / "same.pt", class_names=tiny_videos.class_names)
+    trainer = Trainer(tiny_config(tiny_videos, tmp_path / "run", f"model.init_from={same}"))
     assert not trainer.init_report.classifier_reset
     assert "classifier loaded too (4 classes" in trainer.describe()
     assert _same(source.state_dict(), trainer.model.state_dict())
+    # four classes too, but other ones (TSM's tune_from drops fc for a new data set): a fresh classifier
+    other = _save_native(source, tmp_path / "other.pt", class_names=["a", "b", "c", "d"])
+    trainer = Trainer(tiny_config(tiny_videos, tmp_path / "run2", f"model.init_from={other}"))
+    assert trainer.init_report.classifier_reset
+    assert "classifier re-initialised: the checkpoint's 4 classes are not this run's" in trainer.describe()
+    assert _same(_backbone(source.state_dict()), trainer.model.state_dict())
+    assert not torch.equal(trainer.model.fc.weight, source.fc.weight)
 
 
 def test_another_architecture_is_named_not_listed_key_by_key(tiny_videos, tmp_path):

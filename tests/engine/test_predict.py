@@ -69,7 +69,8 @@ def test_folder_with_a_corrupt_file_predicts_the_rest(tiny_videos, tiny_checkpoi
     (clips / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
     _frames_folder(videos[0], clips / "zz_frames", "img_{:05d}.png")
     out = tmp_path / "predictions.json"
-    code = main(["predict", str(clips), "--checkpoint", str(tiny_checkpoint), "--topk", "2", "--out", str(out)])
+    with pytest.warns(RuntimeWarning, match="skipping unreadable video .*broken.mp4"):
+        code = main(["predict", str(clips), "--checkpoint", str(tiny_checkpoint), "--topk", "2", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "4 videos predicted, 1 unreadable (skipped)" in printed and "broken.mp4" in printed

@@ -66,14 +66,19 @@ def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
     return build_model_with_report(config, num_classes)[0]
 
 
-def build_model_with_report(config: TrainConfig, num_classes: int, *,
+def build_model_with_report(config: TrainConfig, num_classes: int, *, class_names: Optional[Sequence[str]] = None,
                             fine_tune: bool = True) -> tuple[nn.Module, Optional[LoadReport]]:
     """:func:`build_model`, and what fine-tuning loaded (None without ``init_from`` / ``weights``, or
-    with ``fine_tune=False``: a resumed run takes every weight from its own checkpoint)."""
+    with ``fine_tune=False``: a resumed run takes every weight from its own checkpoint). The
+    checkpoint's classifier is kept only for the run's classes (``class_names``, default: the
+    recipe's ``data.class_names``)."""
     model = create_model(config.model.name, num_classes=num_classes, pretrained=config.model.pretrained,
                          **model_options(config))
     source = init_source(config.model) if fine_tune else None
-    return model, (init_from_checkpoint(model, source) if source is not None else None)
+    if source is None:
+        return model, None
+    names = class_names if class_names is not None else resolve_class_names(config)
+    return model, init_from_checkpoint(model, source, names)
 
 
 def resolve_class_names(config: TrainConfig) -> Optional[list[str]]:

@@ -2,13 +2,15 @@
 
 TSM's ``--tune_from`` and MMAction2's ``load_from``: the backbone and the temporal modules come from
 the checkpoint (tanet, official TAM or MMAction2 layout, or a published checkpoint by name); the
-classifier too when its class count is the run's, else it starts fresh and the run summary says so.
+classifier too when it predicts the run's classes: the same count, and the same names when both the
+checkpoint and the run name them (TSM's ``tune_from`` drops ``fc`` for a new data set for the same
+reason). Otherwise it starts fresh, and the run summary says so.
 Everything goes through the one loader, :func:`tanet.interop.loading.load_weights`.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from torch import nn
 
@@ -56,15 +58,18 @@ def _check_architecture(loaded: LoadedCheckpoint, model: nn.Module) -> None:
                                            "--set model.width=...)")
 
 
-def init_from_checkpoint(model: nn.Module, path: Path) -> LoadReport:
+def init_from_checkpoint(model: nn.Module, path: Path, class_names: Optional[Sequence[str]] = None) -> LoadReport:
     """Load the backbone and temporal modules of the video checkpoint ``path`` into ``model``; its
-    classifier too when the shapes fit (``classifier="auto"``)."""
+    classifier too when the shapes fit and, where both sides name their classes (``class_names``:
+    the run's), the names agree."""
     loaded = read_checkpoint(path)
     if loaded.backbone_only:
         raise CheckpointError(path, "this is a 2D ImageNet backbone, not a video checkpoint: start from it "
                                     "with model.pretrained (--pretrained FILE)")
     _check_architecture(loaded, model)
-    return load_weights(model, loaded, classifier="auto")
+    other_classes = (class_names is not None and loaded.class_names is not None
+                     and list(class_names) != list(loaded.class_names))
+    return load_weights(model, loaded, classifier="reset" if other_classes else "auto")
 
 
 def describe_init(report: LoadReport, num_classes: int) -> str:
@@ -72,6 +77,9 @@ def describe_init(report: LoadReport, num_classes: int) -> str:
     source = f"init from {report.path} ({report.source_format} layout): backbone and temporal modules loaded"
     if report.classifier_reset:
         theirs = (report.checkpoint.model_config or {}).get("num_classes", "?")
+        if theirs == num_classes:
+            return (f"{source}; classifier re-initialised: the checkpoint's {theirs} classes are not this "
+                    "run's (other class names)")
         return (f"{source}; classifier re-initialised: the checkpoint has {theirs} classes, "
                 f"this run {num_classes}")
     return f"{source}; classifier loaded too ({num_classes} classes, as in the checkpoint)"

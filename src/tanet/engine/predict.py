@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-import torch
 
 from tanet.data.decode import FrameFolderBackend, VideoDecodeError, VideoReader, open_video
 from tanet.data.sampling import SegmentSampler

@@ -156,7 +156,7 @@ class Trainer:
         self.train_set, self.val_set = train_set, val_set
         self.init_report = None  # what fine-tuning (model.init_from / model.weights) loaded
         if model is None:
-            model, self.init_report = build_model_with_report(config, self.num_classes,
+            model, self.init_report = build_model_with_report(config, self.num_classes, class_names=self.class_names,
                                                               fine_tune=self._resume_path() is None)
         self.model_config = dict(getattr(model, "model_config", {}) or {})
         self.model_config.pop("pretrained", None)  # weights come from the checkpoint, not the file
