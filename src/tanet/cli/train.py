@@ -73,6 +73,9 @@ def overrides_from_args(args: argparse.Namespace) -> list[str]:
     for flag, (key, _) in SWITCHES.items():
         if getattr(args, flag[2:].replace("-", "_")):
             items.append(f"{key}=true")
+    if args.class_names is not None and args.num_classes is None:
+        # a recipe's class count goes with its own class names (kinetics400: 400); new names, new count
+        items.append("model.num_classes=null")
     if args.no_progress:
         items.append("runtime.progress=false")
     for group in args.overrides:

@@ -92,7 +92,7 @@ def resolve_num_classes(config: TrainConfig, class_names: Optional[Sequence[str]
         if class_names is not None and len(class_names) != config.model.num_classes:
             raise ConfigError(
                 f"model.num_classes is {config.model.num_classes} but {config.data.class_names} "
-                f"lists {len(class_names)} class names")
+                f"lists {len(class_names)} class names (model.num_classes=null takes the count from the names)")
         return config.model.num_classes
     if class_names is not None:
         return len(class_names)
