@@ -22,8 +22,8 @@ class RunLogger:
     iteration through :meth:`log_step`), written by rank 0 only.
 
     ``curves.png`` is redrawn after an epoch when ``curves_every_s`` seconds have passed since it was
-    last drawn (drawing takes ~0.3 s: every epoch of a real run, not every second of a tiny one) and
-    always when the logger closes.
+    last drawn or the logger opened (drawing takes ~0.3 s: every epoch of a real run, not every second
+    of a tiny one), and always when the logger closes.
     """
 
     def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, curves_every_s: float = 10.0):
@@ -32,7 +32,7 @@ class RunLogger:
         self.writer = None
         self.history: list[dict] = []  # for curves.png
         self.curves_every_s = curves_every_s
-        self._curves_drawn_at: float | None = None  # monotonic time of the last drawing
+        self._curves_drawn_at = time.monotonic()  # of the last drawing (or the start)
         self._curves_current = True
         if enabled and tensorboard:
             try:
@@ -64,7 +64,7 @@ class RunLogger:
         self._append_csv(record)
         self.history.append(record)
         self._curves_current = False
-        if self._curves_drawn_at is None or time.monotonic() - self._curves_drawn_at >= self.curves_every_s:
+        if time.monotonic() - self._curves_drawn_at >= self.curves_every_s:
             self._draw_curves()
         if self.writer is not None:
             for key, value in record.items():
