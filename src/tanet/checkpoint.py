@@ -179,22 +179,36 @@ class _Inert:
         return f"<not loaded: {self._global_name}>"
 
 
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    # as torch's, but a tensor never gets hooks (callables) from the file
+    return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+                                           collections.OrderedDict(), metadata)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks):
+    return torch._utils._rebuild_parameter(data, requires_grad, collections.OrderedDict())
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes, and for nothing else."""
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode(..., {encoding!r})")
+    return text.encode("latin1")
+
+
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     """The globals rebuilt for real: tensors, ``OrderedDict``, plain builtins, numpy numbers/arrays.
-    None of them runs code from the file (no ``getattr``, no arbitrary callables)."""
-    import codecs
-
+    None of them runs code from the file (no ``getattr``, no arbitrary callables, no tensor hooks)."""
     import numpy as np
 
     allowed: dict[tuple[str, str], Any] = {
-        ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
         ("torch", "Size"): torch.Size,
         ("torch", "device"): torch.device,
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("collections", "Counter"): collections.Counter,
-        ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles
+        ("_codecs", "encode"): _latin1_bytes,  # bytes in protocol-2 pickles
         ("builtins", "set"): set,
         ("builtins", "frozenset"): frozenset,
         ("builtins", "complex"): complex,

@@ -8,7 +8,8 @@ import torch
 
 import tanet
 from interop.conftest import randomise, write_mmaction2_layout
-from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint_file, save_checkpoint
+from tanet.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint_file,
+                              save_checkpoint)
 from tanet.cli import main
 from tanet.engine import Trainer
 from tanet.interop import weights as weights_module

@@ -45,7 +45,8 @@ def test_the_tests_mmaction2_writer_gives_mmaction2s_own_keys(name, model_name):
     record = json.loads((DATA / f"mmaction2_{name}_r50_k400.json").read_text())
     own = tanet.create_model(model_name, num_classes=400, num_segments=8).state_dict()
     written = write_mmaction2_layout(own, shift=name == "tsm")
-    assert {key: list(value.shape) for key, value in written.items()} == {key: shape for key, shape, _ in record["keys"]}
+    expected = {key: shape for key, shape, _ in record["keys"]}
+    assert {key: list(value.shape) for key, value in written.items()} == expected
 
 
 def test_tsm_shift_wrapper_is_read_from_conv1_conv_net(tmp_path):
@@ -79,7 +80,8 @@ def test_mmengine_runner_checkpoint_weights_are_read_without_running_its_objects
     native = to_native(weights).state_dict
     own = tanet.create_model("tsm_r18", num_classes=2).state_dict()
     backbone = {key: value for key, value in native.items() if key.startswith("backbone.")}
-    assert {key for key in own if key.startswith(("backbone.conv1", "backbone.bn1", "backbone.layer1."))} == set(backbone)
+    first_stage = {key for key in own if key.startswith(("backbone.conv1", "backbone.bn1", "backbone.layer1."))}
+    assert first_stage == set(backbone)
     assert all(own[key].shape == value.shape for key, value in backbone.items())
     assert torch.equal(native["backbone.layer1.0.conv1.weight"], weights["backbone.layer1.0.conv1.conv.net.weight"])
 

@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         drawn.insert(0, args.out)
     skipped = sum(p.status != "ok" for p in predictions)
     if not args.json:
-        summary = f"{len(predictions) - skipped} videos predicted" + (f", {skipped} unreadable (skipped)" if skipped else "")
+        summary = f"{len(predictions) - skipped} videos predicted"
+        summary += f", {skipped} unreadable (skipped)" if skipped else ""
         print(summary + (f"; wrote {', '.join(drawn)}" if drawn else ""))
     return 0 if skipped < len(predictions) else 1  # nothing could be read: a failure

@@ -23,7 +23,8 @@ from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint, LoadReport
 
 __all__ = [
-    "resolve_data", "synthetic_set", "model_options", "build_model", "build_model_with_report", "resolve_class_names", "resolve_num_classes", "dataset_options",
+    "resolve_data", "synthetic_set", "model_options", "build_model", "build_model_with_report",
+    "resolve_class_names", "resolve_num_classes", "dataset_options",
     "build_datasets", "build_eval_loader", "EvalSetup", "load_for_eval", "config_from_checkpoint",
     "build_eval_dataset",
 ]

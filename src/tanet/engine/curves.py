@@ -90,4 +90,5 @@ def plot_runs(histories: Mapping[str, Sequence[dict]], path: PathLike, *, title:
 def save_curves(history: Sequence[dict], out_dir: PathLike, *, title: Optional[str] = None) -> Path:
     """``out_dir/curves.png`` for one run's history."""
     out_dir = Path(out_dir)
-    return plot_runs({out_dir.name: history}, out_dir / "curves.png", title=title if title is not None else str(out_dir))
+    title = title if title is not None else str(out_dir)
+    return plot_runs({out_dir.name: history}, out_dir / "curves.png", title=title)

@@ -223,6 +223,7 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
         names = [f"class_{i}" for i in range(model.num_classes)]
     views = build_eval_dataset(setup, [], protocol=protocol, check_labels=False)  # sampler + transform
     k = min(topk, model.num_classes)
+    window_sampler = SegmentSampler(model.num_segments, train=False)  # the centres of T segments of a window
     options = dict(average=average, view_chunk=view_chunk, device=torch_device, amp=amp)
     predictions = []
     drawn_names: set[str] = set()
@@ -233,8 +234,8 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
                 scores = predict_views(model, clip.unsqueeze(0), **options)[0]
                 windows = None
                 if _wants_timeline(timeline, reader, long_video):
-                    windows = predict_timeline(model, reader, views.transform, SegmentSampler(model.num_segments, train=False),
-                                               window=window, stride=stride or window / 2, topk=k, names=names, **options)
+                    windows = predict_timeline(model, reader, views.transform, window_sampler, window=window,
+                                               stride=stride or window / 2, topk=k, names=names, **options)
                 elif timeline == "on" and reader.fps is None:
                     warnings.warn(f"{video.path}: a frame folder records no frame rate; no timeline", stacklevel=2)
                 fps, duration, num_frames = reader.fps, reader.duration, reader.num_frames

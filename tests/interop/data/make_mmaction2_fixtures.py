@@ -13,7 +13,8 @@ It writes, next to itself:
   ``reference_weights.random_state(keys, seed)`` and the input ``random_input(shape, seed)``;
 * ``mmaction2_epoch_1.pth``: a checkpoint written by mmengine's ``Runner`` (``CheckpointHook``)
   after one training epoch of a small MMAction2 TSM (``ResNetTSM`` depth 18 cut after its first stage, on
-  random frames; SGD without momentum, to keep the file small), so it carries ``meta``, ``state_dict``, ``message_hub`` (mmengine objects),
+  random frames; SGD without momentum, to keep the file small), so it carries ``meta``,
+  ``state_dict``, ``message_hub`` (mmengine objects),
   ``optimizer`` and ``param_schedulers`` exactly as MMAction2's runner writes them.
 """
 from __future__ import annotations
