@@ -91,3 +91,24 @@ def test_dump_suffix_and_source_are_usage_errors(tiny_videos, tiny_checkpoint, c
     assert "--dump x.pkl: write .json or .csv" in capsys.readouterr().err
     assert main(["test", "--val-list", str(tiny_videos.val_list)]) == 2
     assert "--checkpoint FILE or --weights NAME" in capsys.readouterr().err
+
+
+def test_published_weights_by_name(tiny_videos, tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from tanet.interop import weights as weights_module
+    from tanet.interop.weights import PretrainedWeights, sha256_file
+
+    entry = PretrainedWeights(
+        name="tiny_published", model="tanet_r18", dataset="synthetic", num_classes=4, num_segments=4,
+        url="https://example.invalid/best.pt", file_name="best.pt", source="test", citation="this test",
+        top1=None, top5=None, protocol=None, sha256=sha256_file(tiny_checkpoint))
+    monkeypatch.setitem(weights_module.WEIGHTS, entry.name, entry)
+    monkeypatch.chdir(tmp_path)
+    args = ["test", "--weights", entry.name, "--val-list", str(tiny_videos.val_list), "--root", str(tiny_videos.root),
+            "--no-progress"]
+    assert main([*args, "--weights-file", str(tiny_checkpoint)]) == 0
+    assert (tmp_path / "runs" / "test-tiny_published-val-efficient" / "metrics.json").exists()
+    capsys.readouterr()
+    tampered = tmp_path / "tampered.pt"
+    tampered.write_bytes(tiny_checkpoint.read_bytes() + b"x")
+    assert main([*args, "--weights-file", str(tampered)]) == 1
+    assert "does not match 'tiny_published'" in capsys.readouterr().err
