@@ -195,9 +195,9 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     ``videos``: files, frame folders, folders of videos, list files or globs (see
     :func:`collect_videos`; ``root`` for relative list entries). Each video gets one prediction from
     the ``protocol``'s views (``efficient``: 1 clip x centre crop), averaged as raw ``score`` s
-    (official TAM) or ``prob`` abilities (MMAction2). ``timeline``: ``"on"`` for every video file,
-    ``"auto"`` for those longer than ``long_video`` seconds, ``"off"``: windows of ``window`` seconds
-    every ``stride`` seconds (default ``window / 2``), each with its own top-k. Each timeline is also
+    (official TAM) or ``prob`` abilities (MMAction2). ``timeline`` (``"on"``: every video file,
+    ``"auto"``: those longer than ``long_video`` seconds, ``"off"``: none) adds windows of ``window``
+    seconds every ``stride`` seconds (default ``window / 2``), each with its own top-k. Each timeline is also
     drawn as ``<strip_dir>/<video name>.timeline.png`` (thumbnails with their labels over a band of
     the top-1 class per window) and ``<overlay_dir>/<video name>.timeline.mp4`` (the video with each
     window's label drawn on its frames) when those folders are given.
