@@ -1,6 +1,7 @@
 """Derived defaults follow the options they depend on; the recipes carry the official test, frames and init."""
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -123,9 +124,23 @@ def test_from_scratch_in_an_imagenet_recipe_is_said_and_recorded(tiny_videos, tm
     assert "segment sampling, official rule" in summary and "flip off" in summary
     assert "test protocol efficient" in summary
 
-    for extra, config in (("model.pretrained=scratch", _tiny_official(tiny_videos, tmp_path / "b", "model.pretrained=scratch")),
-                          ("cpu_tiny", tiny_config(tiny_videos, tmp_path / "c"))):
+    chosen = _tiny_official(tiny_videos, tmp_path / "b", "model.pretrained=scratch")
+    for extra, config in (("model.pretrained=scratch", chosen), ("cpu_tiny", tiny_config(tiny_videos, tmp_path / "c"))):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             Trainer(config)
         assert not [w for w in caught if "ImageNet" in str(w.message)], extra
+
+
+def test_tanet_test_uses_the_recipes_protocol(tiny_videos, tiny_checkpoint):
+    from tanet.checkpoint import load_checkpoint_file, save_checkpoint
+    from tanet.cli import main
+
+
+    state = load_checkpoint_file(tiny_checkpoint)
+    state["config"]["data"]["test_protocol"] = "accurate"  # as an SSv2 recipe records it
+    save_checkpoint(tiny_checkpoint, state)
+    assert main(["test", "--checkpoint", str(tiny_checkpoint), "--val-list", str(tiny_videos.val_list),
+                 "--root", str(tiny_videos.root), "--no-progress"]) == 0
+    metrics = json.loads((tiny_checkpoint.parent / "test-val-accurate" / "metrics.json").read_text())
+    assert metrics["protocol"] == "accurate"

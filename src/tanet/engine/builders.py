@@ -4,7 +4,9 @@ class names, the datasets and loaders; and the evaluation set-up of a trained ch
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
@@ -19,14 +21,16 @@ from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.loader import build_loader
 from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
+from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.factory import create_model, load_model
-from tanet.interop.loading import LoadedCheckpoint
+from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
 
 __all__ = [
     "SCRATCH", "resolve_defaults", "derived_keys", "describe_resolved", "pretrained_warning",
-    "resolve_data", "synthetic_set", "model_options", "build_model", "resolve_class_names", "resolve_num_classes", "dataset_options",
+    "resolve_data", "synthetic_set", "model_options", "build_model", "build_model_with_report",
+    "resolve_class_names", "resolve_num_classes", "dataset_options",
     "build_datasets", "build_eval_loader", "EvalSetup", "load_for_eval", "config_from_checkpoint",
-    "build_eval_dataset", "eval_protocol",
+    "build_eval_dataset", "eval_protocol", "recipe_test_protocol",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -89,7 +93,7 @@ def derived_keys(config: TrainConfig) -> list[str]:
 def pretrained_warning(config: TrainConfig) -> Optional[str]:
     """The loud message for a recipe meant for ImageNet initialisation that got no weights (else None)."""
     m = config.model
-    if m.pretrained is not None or not m.pretrained_expected:
+    if m.pretrained is not None or m.init_from or m.weights or not m.pretrained_expected:
         return None
     return (f"model.pretrained is not set, so {m.name} trains from scratch, but this recipe is meant to start "
             "from ImageNet weights (the published numbers need them): pass --pretrained FILE (a torchvision/timm "
@@ -113,7 +117,9 @@ def describe_resolved(config: TrainConfig, class_names: Optional[Sequence[str]] 
         rule = flip_labels(class_names)
         flip = (f"on, mirrored pairs that swap labels: {len(rule.mapping) // 2}, direction classes never "
                 f"flipped: {len(rule.unpaired)}")
-    if m.pretrained in (None, SCRATCH):
+    if m.init_from or m.weights:
+        init = f"video checkpoint {m.init_from or m.weights}"
+    elif m.pretrained in (None, SCRATCH):
         init = "from scratch" + (" (the recipe expects ImageNet weights)" if m.pretrained_expected else "")
     else:
         init = f"2D weights from {m.pretrained}"
@@ -134,9 +140,25 @@ def model_options(config: TrainConfig) -> dict:
 
 
 def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    """The recipe's model, with the 2D weights of ``model.pretrained`` when set (not ``scratch``)."""
+    """The recipe's model: fresh, with the 2D weights of ``model.pretrained`` (unless ``scratch``), or
+    started from the video checkpoint of ``model.init_from`` / ``model.weights`` (see
+    :func:`build_model_with_report`)."""
+    return build_model_with_report(config, num_classes)[0]
+
+
+def build_model_with_report(config: TrainConfig, num_classes: int, *, class_names: Optional[Sequence[str]] = None,
+                            fine_tune: bool = True) -> tuple[nn.Module, Optional[LoadReport]]:
+    """:func:`build_model`, and what fine-tuning loaded (None without ``init_from`` / ``weights``, or
+    with ``fine_tune=False``: a resumed run takes every weight from its own checkpoint). The
+    checkpoint's classifier is kept only for the run's classes (``class_names``, default: the
+    recipe's ``data.class_names``)."""
     pretrained = None if config.model.pretrained == SCRATCH else config.model.pretrained
-    return create_model(config.model.name, num_classes=num_classes, pretrained=pretrained, **model_options(config))
+    model = create_model(config.model.name, num_classes=num_classes, pretrained=pretrained, **model_options(config))
+    source = init_source(config.model) if fine_tune else None
+    if source is None:
+        return model, None
+    names = class_names if class_names is not None else resolve_class_names(config)
+    return model, init_from_checkpoint(model, source, names)
 
 
 def resolve_class_names(config: TrainConfig) -> Optional[list[str]]:
@@ -150,7 +172,7 @@ def resolve_num_classes(config: TrainConfig, class_names: Optional[Sequence[str]
         if class_names is not None and len(class_names) != config.model.num_classes:
             raise ConfigError(
                 f"model.num_classes is {config.model.num_classes} but {config.data.class_names} "
-                f"lists {len(class_names)} class names")
+                f"lists {len(class_names)} class names (model.num_classes=null takes the count from the names)")
         return config.model.num_classes
     if class_names is not None:
         return len(class_names)
@@ -204,7 +226,10 @@ def config_from_checkpoint(data: dict) -> TrainConfig:
         model["temporal"] = {**model.get("temporal", {}), **model.pop("extra")}
     try:
         return TrainConfig.from_dict(stored, source="the checkpoint's config")
-    except ConfigError:
+    except ConfigError as error:
+        # test and predict then crop and sample with the defaults, which may not be the training view
+        warnings.warn(f"the training recipe stored in the checkpoint cannot be read ({error}); the data "
+                      "settings (size, sampling, ...) fall back to the defaults: pass them explicitly", stacklevel=2)
         return TrainConfig()
 
 
@@ -227,6 +252,12 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
     config = config_from_checkpoint(loaded.data)
     config.model.num_segments = model.num_segments
     return EvalSetup(model, config, loaded.class_names, loaded)
+
+
+def recipe_test_protocol(checkpoint: PathLike) -> str:
+    """The test protocol the training recipe stored in ``checkpoint`` names (``efficient`` for a file without
+    one, e.g. of the official code)."""
+    return config_from_checkpoint(read_checkpoint(Path(checkpoint)).data).data.test_protocol
 
 
 def eval_protocol(setup: EvalSetup, protocol: Optional[str] = None) -> str:
