@@ -22,6 +22,7 @@ from .decode import (
 from .encode import encode_video
 from .labels import FlipLabels, flip_label_map, flip_labels
 from .loader import Batch, EpochAwareDataset, EpochTaggedSampler, build_loader, collate_videos, worker_init_fn
+from .memory import MemoryBackend  # registers backend="memory"
 from .lists import ListFileError, VideoRecord, read_class_names, read_list, write_class_names, write_list
 from .sampling import SAMPLING_RULES, DenseSampler, SegmentSampler, fit_short
 from .transforms import (
@@ -41,7 +42,7 @@ from .transforms import (
 )
 
 __all__ = [
-    "read_frames", "count_frames", "open_video", "get_backend", "available_backends",
+    "read_frames", "count_frames", "open_video", "get_backend", "available_backends", "MemoryBackend",
     "torchcodec_available", "encode_video", "VideoDecodeError", "VideoReader", "VideoBackend",
     "PyAVBackend", "TorchCodecBackend", "FrameFolderBackend",
     "SegmentSampler", "DenseSampler", "fit_short", "SAMPLING_RULES",

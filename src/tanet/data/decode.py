@@ -402,6 +402,11 @@ class FrameFolderBackend(VideoBackend):
 _BACKENDS = {"pyav": PyAVBackend, "torchcodec": TorchCodecBackend, "frames": FrameFolderBackend}
 
 
+def register_backend(name: str, backend: type) -> None:
+    """Make ``backend`` (a :class:`VideoBackend` class) selectable by ``name`` (``data.backend``)."""
+    _BACKENDS[name] = backend
+
+
 def available_backends() -> list[str]:
     """Names of the backends usable in this environment."""
     names = ["pyav", "frames"]
