@@ -72,3 +72,13 @@ def test_one_seed_is_not_evidence_and_mismatched_seeds_fail():
     assert single.low is None and verdict(single) == NOT_SHOWN
     with pytest.raises(ValueError):
         paired_difference([1, 2], [1])
+
+
+def test_claim_with_a_margin():
+    # differences 22, 25, 28: mean 25, sd 3, half width 4.303 * 3 / sqrt(3) = 7.453 -> [17.55, 32.45]
+    above_zero = claim("a beats b", [72, 75, 78], [50, 50, 50])
+    by_twenty = claim("a beats b by 20", [72, 75, 78], [50, 50, 50], margin=20)
+    by_ten = claim("a beats b by 10", [72, 75, 78], [50, 50, 50], margin=10)
+    assert above_zero.verdict == HELD and by_ten.verdict == HELD
+    assert by_twenty.verdict == NOT_SHOWN  # 17.55 < 20 < 32.45
+    assert by_twenty.to_dict()["interval"] == pytest.approx([17.547, 32.453], abs=1e-3)

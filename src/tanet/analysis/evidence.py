@@ -141,8 +141,13 @@ def verdict(interval: Interval, side: Side = "greater") -> str:
     return NOT_SHOWN
 
 
-def claim(name: str, a: Sequence[float], b: Sequence[float], *, side: Side = "greater", detail: str = "",
-          **extra) -> Claim:
-    """The claim ``name`` about ``a − b`` (paired by seed), decided by its interval."""
+def claim(name: str, a: Sequence[float], b: Sequence[float], *, side: Side = "greater", margin: float = 0.0,
+          detail: str = "", **extra) -> Claim:
+    """The claim ``name``: ``a − b`` (paired by seed) is above ``margin`` (``side="greater"``) or below
+    ``-margin`` (``"less"``), decided by the interval of ``a − b``."""
     interval = paired_difference(a, b)
-    return Claim(name, verdict(interval, side), interval, detail, side, dict(extra))
+    shift = margin if side == "greater" else -margin
+    shifted = Interval(interval.mean - shift, None if interval.low is None else interval.low - shift,
+                       None if interval.high is None else interval.high - shift, interval.differences)
+    extra = {"margin": margin, **extra} if margin else dict(extra)
+    return Claim(name, verdict(shifted, side), interval, detail, side, extra)

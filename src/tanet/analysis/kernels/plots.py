@@ -72,16 +72,18 @@ def plot_block(block: str, per_dataset: dict[str, BlockKernels], path_stem: Path
     axes[1].set_xticklabels(taps)
     axes[1].set_ylim(0, 1)
     if have_static:
-        static_taps = per_dataset[have_static[0]].static_kernel_normalised.shape[1]
+        # raw values on Θ's axis (the supplementary's figures): L1 normalisation would hide how narrow they are
+        static_taps = per_dataset[have_static[0]].static_kernel.shape[-1]
         _violins(
             axes[2],
-            [[_sample(per_dataset[n].static_kernel_normalised[:, k], max_points, rng) for n in have_static]
-             for k in range(static_taps)],
-            have_static, "tap (frame offset)", "I3D 3x1x1 kernel (L1-normalised)",
+            [[_sample(per_dataset[n].static_kernel.reshape(-1, static_taps)[:, k], max_points, rng)
+              for n in have_static] for k in range(static_taps)],
+            have_static, "tap (frame offset)", "I3D temporal kernel (raw values, Θ's axis)",
             [colours[names.index(n)] for n in have_static],
         )
         axes[2].set_xticklabels([str(k - static_taps // 2) for k in range(static_taps)])
-        axes[2].set_ylim(-1, 1)
+        low = min(0.0, *(float(per_dataset[n].static_kernel.min()) for n in have_static))
+        axes[2].set_ylim(max(low, -1.0), 1)
     fig.legend(handles=[Patch(color=c, alpha=0.6, label=n) for n, c in zip(names, colours)],
                loc="upper right", fontsize=8, frameon=False)
     fig.suptitle(f"{block} ({block_aliases(layer, index)})", fontsize=11, x=0.02, ha="left")

@@ -15,6 +15,9 @@ __all__ = [
     "normalise_static_kernels",
     "temporal_smoothness",
     "js_divergence",
+    "kernel_spread",
+    "KERNEL_CLAIMS",
+    "kernel_claim_values",
 ]
 
 # Θ lives in [0, 1] (softmax); L1-normalised I3D kernels in [-1, 1]. Both get bins of the same width so
@@ -52,6 +55,13 @@ def temporal_smoothness(values: np.ndarray) -> float:
     if values.shape[-1] < 2:
         return 0.0
     return float(np.abs(np.diff(values.astype(np.float64), axis=-1)).mean())
+
+
+def kernel_spread(values: np.ndarray) -> float:
+    """How wide a kernel's value distribution is: the standard deviation of each tap's values (over
+    videos and channels, or channel pairs), averaged over the taps (last axis)."""
+    flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+    return float(flat.std(axis=0).mean())
 
 
 def _histogram(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
@@ -100,6 +110,7 @@ def _block_stats(kernels: BlockKernels) -> dict:
         "theta_tap_std": theta.std(axis=(0, 1)).tolist(),
         "importance_smoothness": temporal_smoothness(V),
         "theta_smoothness": temporal_smoothness(theta),
+        "theta_spread": kernel_spread(theta),
     }
     stats["importance_smoother_than_theta"] = stats["importance_smoothness"] < stats["theta_smoothness"]
     if kernels.static_kernel_normalised is not None:
@@ -110,6 +121,7 @@ def _block_stats(kernels: BlockKernels) -> dict:
             i3d_raw_tap_mean=kernels.static_kernel.mean(axis=(0, 1)).tolist(),
             i3d_raw_tap_std=kernels.static_kernel.std(axis=(0, 1)).tolist(),
             i3d_smoothness=temporal_smoothness(normalised),
+            i3d_raw_spread=kernel_spread(kernels.static_kernel),
         )
     return stats
 
@@ -122,7 +134,38 @@ def _block_comparison(a: BlockKernels, b: BlockKernels) -> dict:
     if a.static_kernel_normalised is not None and b.static_kernel_normalised is not None:
         i3d_js = _per_tap_js(a.static_kernel_normalised, b.static_kernel_normalised, STATIC_RANGE)
         comparison.update(i3d_js_per_tap=i3d_js, i3d_js=float(np.mean(i3d_js)))
+        # raw values on the same grid as Θ (bins of BIN_WIDTH; Θ's [0, 1] lies inside [-1, 1])
+        raw_js = _per_tap_js(a.static_kernel, b.static_kernel, STATIC_RANGE)
+        comparison.update(i3d_raw_js_per_tap=raw_js, i3d_raw_js=float(np.mean(raw_js)))
     return comparison
+
+
+# The supplementary's three observations as differences that should be > 0, per block:
+# (name, where, statistic A, statistic B); "set" statistics exist per data set, "pair" ones per pair of sets.
+KERNEL_CLAIMS = (
+    ("V is smoother over time than Θ", "set", "theta_smoothness", "importance_smoothness"),
+    ("Θ differs between the two sets more than the I3D kernels do (raw values, Θ's bins)", "pair", "theta_js",
+     "i3d_raw_js"),
+    ("the I3D kernels are narrower than Θ (raw values, std per tap)", "set", "theta_spread", "i3d_raw_spread"),
+)
+
+
+def kernel_claim_values(summary: dict) -> dict:
+    """``{(claim, block, where): (a, b)}`` from one :func:`~tanet.analysis.kernels.analyse_kernels` summary:
+    the two statistics each observation compares (claim: a − b > 0), where = a data set or ``A vs B``."""
+    values = {}
+    for block, entry in summary.get("blocks", {}).items():
+        for name, where, first, second in KERNEL_CLAIMS:
+            if where == "set":
+                for dataset, stats in entry["datasets"].items():
+                    if first in stats and second in stats:
+                        values[(name, block, dataset)] = (float(stats[first]), float(stats[second]))
+            else:
+                for comparison in entry.get("comparisons", []):
+                    if comparison.get(second) is not None:
+                        pair = " vs ".join(comparison["datasets"])
+                        values[(name, block, pair)] = (float(comparison[first]), float(comparison[second]))
+    return values
 
 
 DESCRIPTION = {
@@ -144,6 +187,9 @@ DESCRIPTION = {
         "the same divergence between the two data sets' L1-normalised I3D kernels, per tap over all channel "
         f"pairs, bins of {BIN_WIDTH} on [-1, 1] (same bin width as for Θ)"
     ),
+    "theta_spread": "standard deviation of Θ's values per tap (over videos and channels), mean over taps",
+    "i3d_raw_spread": "the same for the raw I3D kernel values (over channel pairs): on Θ's axis, not normalised",
+    "i3d_raw_js": f"the divergence between the two data sets' raw I3D kernel values, bins of {BIN_WIDTH} on [-1, 1]",
     "observations": (
         "the paper's three observations: V is smoother than Θ (importance_smoothness < theta_smoothness); the "
         "I3D kernels are narrowly distributed (small i3d_tap_std); Θ differs between data sets more than the I3D "
