@@ -76,7 +76,9 @@ class Interval:
     def as_list(self) -> Optional[list]:
         return None if self.low is None else [round(self.low, 3), round(self.high, 3)]
 
-    def text(self, digits: int = 1) -> str:
+    def text(self, digits: Optional[int] = None) -> str:
+        if digits is None:  # points of accuracy: 1 decimal; small statistics (kernels): 4
+            digits = 1 if max(abs(v) for v in (self.mean, self.low or 0.0, self.high or 0.0)) >= 1 else 4
         if self.low is None:
             return f"{self.mean:+.{digits}f} (one seed: no interval)"
         return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"

@@ -14,6 +14,8 @@ import sys
 
 # name -> (module under tanet.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "pretrain-2d": ("pretrain_2d", "train (once, cached) the 2D ResNet on built-in still images that stands in "
+                                   "for ImageNet weights (--pretrained synthetic)"),
     "demo": ("demo", "train TANet/TSN/TSM/I3D on the built-in motion and appearance sets; write a report"),
     "models": ("models", "list the registered models"),
     "flops": ("flops", "count parameters and GFLOPs (multiply-adds) of a model"),

@@ -1,4 +1,5 @@
-"""``tanet demo``: TANet, TSN, TSM and I3D on the built-in motion and appearance sets, with a report."""
+"""``tanet demo``: TANet, TSN, TSM and I3D on the built-in motion and appearance sets, over several seeds,
+from a shared 2D start (the paper's protocol), with a report."""
 from __future__ import annotations
 
 import argparse
@@ -11,9 +12,16 @@ from ._options import add_out, add_progress
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out(parser, "runs/demo", "run folder")
     parser.add_argument("--quick", action="store_true",
-                        help="smaller sets and budget (about 40 s; checks that everything runs, no evidence)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data sets and the training runs")
-    parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+                        help="tiny sets, 2 seeds, 2 epochs (under a minute; checks that everything runs, no evidence)")
+    parser.add_argument("--protocol", choices=("pretrained", "scratch"), default="pretrained",
+                        help="pretrained (default, the paper's): every model starts from the shared 2D ResNet of "
+                             "`tanet pretrain-2d`; scratch: from random weights")
+    parser.add_argument("--seeds", type=int, default=None, help="training seeds per cell (default 3; --quick 2)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first training seed (then +1, +2, ...)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the rendered data sets")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="runs trained side by side, one thread each (default 2; --quick 1)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs (of the protocol)")
     parser.add_argument("--no-kernels", action="store_true", help="skip the kernel analysis")
     add_progress(parser)
 
@@ -23,11 +31,17 @@ def run(args: argparse.Namespace) -> int:
     from tanet.errors import UsageError
 
     plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
+    for flag, value, low in (("--epochs", args.epochs, 1), ("--seeds", args.seeds, 1), ("--jobs", args.jobs, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} must be >= {low}, got {value}")
     if args.epochs is not None:
-        if args.epochs < 1:
-            raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
-        plan = dataclasses.replace(plan, epochs=args.epochs)
-    command = "tanet demo" + (" --quick" if args.quick else "") + (f" --epochs {args.epochs}" if args.epochs else "")
-    run_demo(args.out, plan=plan, seed=args.seed, kernels=not args.no_kernels,
-             progress=not args.no_progress and sys.stderr.isatty(), command=command)
+        plan = dataclasses.replace(plan, **({"pretrained_epochs": args.epochs} if args.protocol == "pretrained"
+                                            else {"epochs": args.epochs}))
+    if args.seeds is not None:
+        plan = dataclasses.replace(plan, seeds=args.seeds)
+    if args.jobs is not None:
+        plan = dataclasses.replace(plan, jobs=args.jobs)
+    command = " ".join(["tanet demo", *sys.argv[2:]]) if sys.argv[1:2] == ["demo"] else "tanet demo"
+    run_demo(args.out, plan=plan, protocol=args.protocol, first_seed=args.first_seed, data_seed=args.data_seed,
+             kernels=not args.no_kernels, progress=not args.no_progress and sys.stderr.isatty(), command=command)
     return 0

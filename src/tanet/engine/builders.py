@@ -22,6 +22,7 @@ from tanet.data.loader import build_loader
 from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
 from tanet.engine.finetune import init_from_checkpoint, init_source
+from tanet.engine.pretrain2d import ensure_pretrained_2d, is_synthetic, parse_synthetic
 from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
 
@@ -153,6 +154,9 @@ def build_model_with_report(config: TrainConfig, num_classes: int, *, class_name
     checkpoint's classifier is kept only for the run's classes (``class_names``, default: the
     recipe's ``data.class_names``)."""
     pretrained = None if config.model.pretrained == SCRATCH else config.model.pretrained
+    if is_synthetic(pretrained):  # the built-in stand-in for ImageNet weights (trained once, cached)
+        pretrained = str(ensure_pretrained_2d(parse_synthetic(pretrained, model_name=config.model.name,
+                                                              width=config.model.width))[0])
     model = create_model(config.model.name, num_classes=num_classes, pretrained=pretrained, **model_options(config))
     source = init_source(config.model) if fine_tune else None
     if source is None:

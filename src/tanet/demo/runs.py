@@ -1,0 +1,214 @@
+"""The demo's training runs: one job = one model on one set with one seed (train, then test once);
+jobs run in a few single-threaded worker processes side by side.
+
+Tiny models on 2 cores: two processes with one thread each do twice the work of one process with two
+threads (the convolutions are too small to split). Each worker decodes every clip once and keeps it in
+memory (``data.backend=memory``), so later epochs and runs of that worker read no video file.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+__all__ = ["MODELS", "KINDS", "DemoPlan", "DEFAULT_PLAN", "QUICK_PLAN", "Job", "train_config", "run_job", "run_jobs",
+           "pair_accuracies"]
+
+KINDS = ("motion", "appearance")
+# short name in metrics.json -> registered model
+MODELS = {"tanet": "tanet_r18", "tsn": "tsn_r18", "tsm": "tsm_r18", "i3d": "i3d333_r18"}
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What sets the demo's size. The training settings, the same for every model of a set, are the
+    shipped recipe ``recipe``; the rest is the sets', the 2D pretraining's and the kernel analysis' size."""
+
+    recipe: str  # a shipped recipe (configs/<recipe>.yaml)
+    seeds: int = 3
+    # the appearance set's classes (None: the preset's); 6 keeps its epochs as cheap as the motion set's
+    appearance_classes: Optional[int] = None
+    motion_classes: Optional[int] = None
+    epochs: Optional[int] = None  # from scratch (None: the recipe's)
+    pretrained_epochs: int = 6  # from the shared 2D start: converges in fewer epochs
+    pretrain: dict = field(default_factory=dict)  # Pretrain2DOptions fields (depth and width follow the models)
+    kernel_videos: int = 96
+    kernel_blocks: tuple = ("layer3.1", "layer4.1")
+    jobs: int = 2  # worker processes
+
+
+DEFAULT_PLAN = DemoPlan(recipe="demo", appearance_classes=6)
+QUICK_PLAN = DemoPlan(recipe="demo_quick", seeds=2, appearance_classes=4, motion_classes=4, pretrained_epochs=2,
+                      epochs=2, kernel_videos=12, jobs=1,
+                      pretrain=dict(per_class=4, val_per_class=2, image_size=48, crop=40, epochs=1, batch_size=32))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: ``model`` (short name) on ``kind`` with training seed ``seed``."""
+
+    kind: str
+    model: str
+    seed: int
+    run_dir: str
+    overrides: tuple  # recipe overrides (key=value)
+    recipe: str
+
+
+def train_config(plan: DemoPlan, kind: str, model_name: str, out: Path, seed: int, *, pretrained: Optional[str],
+                 data_seed: int = 0):
+    """The recipe of one run (``pretrained``: a 2D weights file, or None from scratch)."""
+    from tanet.engine.config import load_config
+
+    return load_config(plan.recipe, job_overrides(plan, kind, model_name, out, seed, pretrained=pretrained,
+                                                  data_seed=data_seed))
+
+
+def job_overrides(plan: DemoPlan, kind: str, model_name: str, out: Path, seed: int, *, pretrained: Optional[str],
+                  data_seed: int = 0) -> list[str]:
+    overrides = [
+        f"model.name={model_name}", f"data.synthetic.kind={kind}", f"data.synthetic.seed={data_seed}",
+        # no validation during training: each run is tested once afterwards (test_checkpoint), which also
+        # gives the confusion matrix the pair accuracies need
+        "data.synthetic.validate=false",
+        # decode every clip once per worker process, and no loader process beside the worker
+        "data.backend=memory", "data.num_workers=0",
+        f"runtime.out='{out}'", f"runtime.seed={seed}", "runtime.resume=auto", "runtime.progress=false",
+        "runtime.num_threads=1", "runtime.tensorboard=false",
+    ]
+    classes = plan.appearance_classes if kind == "appearance" else plan.motion_classes
+    if classes is not None:
+        overrides.append(f"data.synthetic.num_classes={classes}")
+    if pretrained is None:
+        overrides.append("model.pretrained=scratch")
+        if plan.epochs is not None:
+            overrides.append(f"schedule.epochs={plan.epochs}")
+    else:
+        overrides += [f"model.pretrained='{pretrained}'", f"schedule.epochs={plan.pretrained_epochs}"]
+    return overrides
+
+
+def pair_accuracies(confusion) -> Optional[dict]:
+    """For the motion set's class pairs (a class and its time reversal, adjacent indices):
+    how often the pair is right, and how often the class is right when the pair is.
+
+    A model blind to temporal order scores about 50 % within pairs.
+    """
+    import torch
+
+    confusion = torch.as_tensor(confusion, dtype=torch.float64)
+    if confusion.shape[0] % 2:
+        return None
+    pair_of = torch.arange(confusion.shape[0]) // 2
+    same_pair = confusion[pair_of[:, None] == pair_of[None, :]].sum()
+    total, correct = confusion.sum(), confusion.diag().sum()
+    if total == 0 or same_pair == 0:
+        return None
+    return {"pair_top1": float(100 * same_pair / total), "within_pair_top1": float(100 * correct / same_pair)}
+
+
+def run_job(job: Job) -> dict:
+    """Train and test one run (its console output goes to ``run_dir/console.txt``); the row for metrics.json."""
+    import json
+
+    import torch
+
+    from tanet.data.memory import memory_cache_info
+    from tanet.engine.config import load_config
+    from tanet.engine.testing import test_checkpoint
+    from tanet.engine.trainer import train
+
+    torch.set_num_threads(1)
+    run_dir = Path(job.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result_path = run_dir / "result.json"
+    if result_path.is_file():  # finished before (a rerun with the same --out)
+        try:
+            return {**json.loads(result_path.read_text()), "reused": True}
+        except ValueError:
+            pass
+    config = load_config(job.recipe, list(job.overrides))
+    console = io.StringIO()
+    misses_before = memory_cache_info()["misses"]
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(console):
+        result = train(config)
+        trained = time.perf_counter()
+        from tanet.engine.builders import synthetic_set
+
+        dataset = synthetic_set(config)
+        metrics = test_checkpoint(result.last_checkpoint, dataset.val_list, str(dataset.root), out=run_dir / "test",
+                                  protocol="efficient", batch_size=config.data.batch_size, device="cpu",
+                                  progress=False)
+    tested = time.perf_counter()
+    (run_dir / "console.txt").write_text(console.getvalue())
+    row = {
+        "kind": job.kind, "model": job.model, "seed": job.seed, "run_dir": str(run_dir),
+        "top1": float(metrics["top1"]), "top5": float(metrics["top5"]),
+        "mean_class_acc": float(metrics["mean_class_acc"]),
+        "train_seconds": round(trained - started, 2), "test_seconds": round(tested - trained, 2),
+        "epoch_seconds": [round(r.get("epoch_time_s", 0.0), 2) for r in result.history],
+        "decoded_files": memory_cache_info()["misses"] - misses_before,
+        "history": [{k: r[k] for k in ("epoch", "train_loss", "train_top1", "lr") if k in r} for r in result.history],
+        "checkpoint": str(result.last_checkpoint), "confusion_png": str(run_dir / "test" / "confusion.png"),
+    }
+    if job.kind == "motion":
+        pairs = pair_accuracies(metrics["confusion"])
+        if pairs:
+            row.update(pairs)
+    from tanet.utils.io import atomic_write_json
+
+    atomic_write_json(result_path, row)
+    return row
+
+
+def _safe(function: Callable, item):
+    try:
+        return True, function(item)
+    except BaseException:  # noqa: BLE001 - reported in the parent with the worker's traceback
+        return False, traceback.format_exc()
+
+
+def _call(payload):
+    index, function, item = payload
+    return index, *_safe(function, item)
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_jobs(function: Callable, items: Sequence, jobs: int, *, on_result: Optional[Callable] = None) -> list:
+    """``[function(item) for item in items]`` in ``jobs`` single-threaded processes (in this process when
+    ``jobs <= 1``); ``on_result(item, result)`` as each finishes. A failing item raises after the others finish."""
+    results: list = [None] * len(items)
+    failures = []
+    if jobs <= 1 or len(items) <= 1:
+        for index, item in enumerate(items):
+            results[index] = function(item)
+            if on_result:
+                on_result(item, results[index])
+        return results
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(jobs, len(items)), initializer=_init_worker, maxtasksperchild=None) as pool:
+        pending = pool.imap_unordered(_call, [(index, function, item) for index, item in enumerate(items)])
+        for index, ok, value in pending:
+            if not ok:
+                failures.append((items[index], value))
+                continue
+            results[index] = value
+            if on_result:
+                on_result(items[index], value)
+    if failures:
+        item, trace = failures[0]
+        raise RuntimeError(f"{len(failures)} demo job(s) failed; the first ({item}):\n{trace}")
+    return results

@@ -1,0 +1,81 @@
+"""From the demo's per-seed runs to ``metrics.json``: every cell over seeds, and every claim with its
+95 % interval of the paired (same seed) difference (:mod:`tanet.analysis.evidence`)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from tanet.analysis.evidence import Claim, claim, summarize
+
+__all__ = ["METRICS", "aggregate", "accuracy_claims", "kernel_claims"]
+
+METRICS = ("top1", "top5", "mean_class_acc", "pair_top1", "within_pair_top1")
+MARGIN_MOTION = 20.0  # the issue's expectation: TANet ahead of TSN on the motion set by >= 20 points
+
+
+def aggregate(rows: Sequence[dict], kinds: Sequence[str], models: Sequence[str]) -> dict:
+    """``{kind: {model: {"top1": mean, "top1_std": sd, "top1_seeds": [...], ..., "seeds": [...], "runs": [...]}}}``."""
+    metrics: dict = {}
+    for kind in kinds:
+        metrics[kind] = {}
+        for model in models:
+            cell = sorted((r for r in rows if r["kind"] == kind and r["model"] == model), key=lambda r: r["seed"])
+            if not cell:
+                continue
+            entry: dict = {}
+            for key in METRICS:
+                values = [r[key] for r in cell if key in r]
+                if len(values) != len(cell):
+                    continue
+                stats = summarize(values)
+                entry[key] = round(stats.mean, 2)
+                entry[f"{key}_std"] = None if stats.std is None else round(stats.std, 2)
+                entry[f"{key}_seeds"] = [round(v, 2) for v in stats.values]
+            entry["seeds"] = [r["seed"] for r in cell]
+            entry["train_seconds"] = [r["train_seconds"] for r in cell]
+            entry["runs"] = [r["run_dir"] for r in cell]
+            metrics[kind][model] = entry
+    return metrics
+
+
+def _seeds(metrics: dict, kind: str, model: str, key: str = "top1") -> list:
+    return metrics[kind][model][f"{key}_seeds"]
+
+
+def accuracy_claims(metrics: dict) -> list[Claim]:
+    """The paper's accuracy claims on the two sets, each decided by its interval."""
+    claims = []
+    motion, appearance = metrics.get("motion", {}), metrics.get("appearance", {})
+    if "tanet" in motion and "tsn" in motion:
+        claims.append(claim("motion set: TANet above TSN (top-1)", _seeds(metrics, "motion", "tanet"),
+                            _seeds(metrics, "motion", "tsn"), detail="difference TANet − TSN, points"))
+        claims.append(claim(f"motion set: TANet above TSN by at least {MARGIN_MOTION:g} points",
+                            _seeds(metrics, "motion", "tanet"), _seeds(metrics, "motion", "tsn"),
+                            margin=MARGIN_MOTION, detail="held when the interval lies above +20"))
+        for other, name in (("tsm", "TSM"), ("i3d", "I3D")):
+            if other in motion:
+                claims.append(claim(f"motion set: TANet above {name} (top-1)", _seeds(metrics, "motion", "tanet"),
+                                    _seeds(metrics, "motion", other), detail=f"difference TANet − {name}"))
+        if "within_pair_top1_seeds" in motion["tanet"] and "within_pair_top1_seeds" in motion["tsn"]:
+            claims.append(claim("motion set: TANet tells a motion from its time reversal better than TSN "
+                                "(within-pair accuracy)", _seeds(metrics, "motion", "tanet", "within_pair_top1"),
+                                _seeds(metrics, "motion", "tsn", "within_pair_top1"),
+                                detail="TSN, blind to frame order, sits near 50 %"))
+    if "tanet" in appearance and "tsn" in appearance:
+        claims.append(claim("appearance set: TANet above TSN (top-1)", _seeds(metrics, "appearance", "tanet"),
+                            _seeds(metrics, "appearance", "tsn"),
+                            detail="the paper's expectation is only 'not below': it fails if the interval lies below 0"))
+    return claims
+
+
+def kernel_claims(per_seed: Sequence[dict]) -> list[Claim]:
+    """``per_seed``: one ``{(claim, block, where): (a, b)}`` per seed
+    (:func:`~tanet.analysis.kernels.statistics.kernel_claim_values`); one claim ``a − b > 0`` per key."""
+    keys = [key for key in per_seed[0] if all(key in values for values in per_seed)] if per_seed else []
+    claims = []
+    for name, block, where in keys:
+        first = [values[(name, block, where)][0] for values in per_seed]
+        second = [values[(name, block, where)][1] for values in per_seed]
+        claims.append(claim(f"kernels {block}, {where}: {name}", first, second,
+                            detail=f"means {sum(first) / len(first):.4f} vs {sum(second) / len(second):.4f}",
+                            kind="kernel"))
+    return claims
