@@ -134,3 +134,31 @@ def test_cli_dry_run_and_errors(tiny_sets, tmp_path, capsys):
     assert "unknown grid key 'colour'" in capsys.readouterr().err
     assert main(["ablate", *common]) == 2
     assert "--grid" in capsys.readouterr().err
+
+
+def test_seeds_give_intervals_against_the_paper_choice(tiny_sets, tmp_path):
+    from tanet.analysis.ablate import ablation_claims
+    from tanet.analysis.evidence import paired_difference, verdict
+
+    base = _base(tiny_sets, tmp_path)
+    out = tmp_path / "abl"
+    results = run_ablation(base, ["tam_branches=local,both"], out, seeds=2, jobs=2)
+    assert [(r.label, r.seed) for r in results] == [("tam_branches=local", 0), ("tam_branches=local", 1),
+                                                     ("tam_branches=both", 0), ("tam_branches=both", 1)]
+    assert all(Path(r.run_dir).name == f"seed{r.seed}" for r in results)
+    # the two seeds are two runs: different folders, each with its own result
+    assert len({r.run_dir for r in results}) == 4
+    summary = ablation_claims(results, base)["tam_branches"]
+    assert summary["choice"] == "tam_branches=both"
+    local = [r.top1 for r in results if r.label == "tam_branches=local"]
+    both = [r.top1 for r in results if r.label == "tam_branches=both"]
+    claim = summary["rows"]["tam_branches=local"]["claim"]
+    expected = paired_difference(local, both)
+    assert (claim.interval.low, claim.interval.high) == (expected.low, expected.high)
+    assert claim.verdict == verdict(expected, "less")
+    table = (out / "ablation.md").read_text()
+    assert "(the choice)" in table and "paper's choice: tam_branches=both" in table
+    stored = json.loads((out / "ablation.json").read_text())
+    assert stored["claims"][0]["name"].startswith("tam_branches=local is below")
+    with open(out / "ablation.csv") as handle:
+        assert [row["seed"] for row in csv.DictReader(handle)] == ["0", "1", "0", "1"]

@@ -36,8 +36,10 @@ from typing import Any, Optional, Sequence, Union
 
 import yaml
 
+from tanet.analysis.evidence import claim, summarize
 from tanet.analysis.flops import complexity
-from tanet.engine.builders import build_model, resolve_class_names, resolve_num_classes
+from tanet.engine.builders import build_model, resolve_class_names, resolve_num_classes, synthetic_set
+from tanet.engine.parallel import run_jobs
 from tanet.engine.config import ConfigError, TemporalConfig, TrainConfig, set_key, valid_keys
 from tanet.engine.testing import test_checkpoint
 from tanet.engine.trainer import train
@@ -95,6 +97,7 @@ class AblationResult:
     config_hash: str
     run_dir: str
     checkpoint: str
+    seed: int = 0
     reused: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict:
@@ -198,6 +201,7 @@ class PlannedRow:
 
 def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow]:
     """Resolve every row and build its model once before training anything (a bad row fails early)."""
+    base = resolve_synthetic(base)
     if not base.data.train_list or not base.data.val_list:
         raise ConfigError("an ablation needs data.train_list and data.val_list (--train-list, --val-list)")
     planned = []
@@ -213,6 +217,21 @@ def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow
     return planned
 
 
+def resolve_synthetic(base: TrainConfig) -> TrainConfig:
+    """A recipe on a built-in set (``data.synthetic.kind``) with its lists filled in: train on the train split,
+    test on the val split once after training (no validation during training: the test is that pass)."""
+    if base.data.synthetic.kind is None:
+        return base
+    config = TrainConfig.from_dict(base.to_dict())
+    dataset, d = synthetic_set(config), config.data
+    d.root = d.root or str(dataset.root)
+    d.train_list = d.train_list or str(dataset.train_list)
+    d.val_list = d.val_list or str(dataset.val_list)
+    d.class_names = d.class_names or str(dataset.classes_file)
+    d.synthetic.validate = False
+    return config
+
+
 def row_dir(out: Path, planned: PlannedRow) -> Path:
     existing = sorted((out / "runs").glob(f"*-{planned.hash}"))
     return existing[0] if existing else out / "runs" / f"{_slug(planned.row.label)}-{planned.hash}"
@@ -226,6 +245,30 @@ def _read_result(path: Path) -> Optional[dict]:
     return data if isinstance(data, dict) and "top1" in data else None
 
 
+def _train_row(task: dict) -> dict:
+    """Train and test one row with one seed (in this process or a worker); writes and returns its result."""
+    config = TrainConfig.from_dict(task["config"])
+    folder = Path(task["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    trained = train(config)
+    wall = time.perf_counter() - started
+    train_time = sum(record.get("epoch_time_s", 0.0) for record in trained.history) or wall
+    d = config.data
+    metrics = test_checkpoint(
+        trained.last_checkpoint, d.val_list, d.root or None, out=folder / "test", protocol=task["test_protocol"],
+        batch_size=d.val_batch_size or d.batch_size, num_workers=d.num_workers, device=config.runtime.device,
+        amp=config.runtime.amp, progress=task["progress"],
+    )
+    result = {**task["fields"], "top1": float(metrics["top1"]), "top5": float(metrics["top5"]),
+              "mean_class_acc": float(metrics["mean_class_acc"]), "train_time_s": float(train_time),
+              "epochs": len(trained.history), "run_dir": str(folder), "checkpoint": str(trained.last_checkpoint),
+              "seed": config.runtime.seed}
+    # a row counts as done only once its result is complete
+    atomic_write_json(folder / "result.json", {**result, "test_protocol": task["test_protocol"]})
+    return result
+
+
 def run_ablation(
     base_config: TrainConfig,
     grid: Union[Sequence[GridAxis], Sequence[str], dict],
@@ -234,58 +277,83 @@ def run_ablation(
     product: bool = False,
     test_protocol: str = "efficient",
     progress: Optional[bool] = None,
+    seeds: int = 1,
+    jobs: int = 1,
 ) -> list[AblationResult]:
     """Train and test every row of ``grid`` and write ``ablation.md`` / ``ablation.csv`` to ``out_dir``.
 
     ``grid``: :class:`GridAxis` objects, ``"key=v1,v2"`` strings, or a mapping ``{key: [values]}``.
-    Rows already done (``result.json`` present) are read back instead of retrained.
+    Rows already done (``result.json`` present) are read back instead of retrained. ``seeds`` > 1 trains
+    every row with training seeds ``runtime.seed``, +1, ... (``<row>/seed<k>/``); the tables then give
+    mean ± sd and, per row, the 95 % interval of its difference to the paper's choice (the base recipe's
+    value of the row's sweep), paired by seed. ``jobs`` > 1 trains that many runs side by side in
+    single-threaded processes.
     """
+    if seeds < 1 or jobs < 1:
+        raise ConfigError(f"seeds and jobs must be >= 1, got seeds={seeds}, jobs={jobs}")
     axes = _axes(grid)
     out = Path(out_dir)
+    base_config = resolve_synthetic(base_config)
     planned = plan_rows(base_config, expand_grid(axes, product))
     out.mkdir(parents=True, exist_ok=True)
     show = base_config.runtime.progress if progress is None else progress
-    results: list[AblationResult] = []
+    first_seed = base_config.runtime.seed
+    cells = []  # (number, planned row, seed, folder)
+    folders: dict[str, Path] = {}  # rows with identical recipes share one folder
     for number, item in enumerate(planned, start=1):
-        folder = row_dir(out, item)
-        result_path = folder / "result.json"
-        head = f"[row {number}/{len(planned)}] {item.row.label}"
-        done = _read_result(result_path)
-        if done is not None:
-            done.update(sweep=item.row.sweep, label=item.row.label, overrides=dict(item.row.overrides))
-            results.append(AblationResult(**{k: done[k] for k in AblationResult.__dataclass_fields__ if k in done},
-                                          reused=True))
-            print(f"{head}: done before, top-1 {done['top1']:.2f}% ({folder})", flush=True)
+        folders.setdefault(item.hash, row_dir(out, item))
+        for seed in range(first_seed, first_seed + seeds):
+            folder = folders[item.hash] if seeds == 1 else folders[item.hash] / f"seed{seed}"
+            cells.append((number, item, seed, folder))
+    tasks, seen = [], set()
+    for number, item, seed, folder in cells:
+        if str(folder) in seen or _read_result(folder / "result.json") is not None:
             continue
-        print(f"{head}: training {item.config.model.name} ({item.params_m:.2f} M params, "
-              f"{item.gflops:.3f} GFLOPs) -> {folder}", flush=True)
-        folder.mkdir(parents=True, exist_ok=True)
+        seen.add(str(folder))
         config = TrainConfig.from_dict(item.config.to_dict())
         config.runtime.out = str(folder / "train")
         config.runtime.resume = "auto"
-        config.runtime.progress = show
-        started = time.perf_counter()
-        trained = train(config)
-        wall = time.perf_counter() - started
-        train_time = sum(record.get("epoch_time_s", 0.0) for record in trained.history) or wall
-        d = config.data
-        metrics = test_checkpoint(
-            trained.last_checkpoint, d.val_list, d.root or None, out=folder / "test", protocol=test_protocol,
-            batch_size=d.val_batch_size or d.batch_size, num_workers=d.num_workers, device=config.runtime.device,
-            amp=config.runtime.amp, progress=show,
-        )
-        result = AblationResult(
-            sweep=item.row.sweep, label=item.row.label, overrides=dict(item.row.overrides),
-            top1=float(metrics["top1"]), top5=float(metrics["top5"]),
-            mean_class_acc=float(metrics["mean_class_acc"]), params_m=item.params_m, gflops=item.gflops,
-            train_time_s=float(train_time), epochs=len(trained.history), config_hash=item.hash,
-            run_dir=str(folder), checkpoint=str(trained.last_checkpoint),
-        )
-        # a row counts as done only once its result is complete
-        atomic_write_json(result_path, {**result.to_dict(), "test_protocol": test_protocol})
-        results.append(result)
-        print(f"{head}: top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%  ({train_time:.0f} s training)",
-              flush=True)
+        config.runtime.progress = show and jobs == 1
+        config.runtime.seed = seed
+        if jobs > 1:
+            config.runtime.num_threads = 1
+        tasks.append({"config": config.to_dict(), "folder": str(folder), "test_protocol": test_protocol,
+                      "progress": show and jobs == 1, "label": item.row.label, "number": number,
+                      "fields": {"params_m": item.params_m, "gflops": item.gflops, "config_hash": item.hash}})
+    total = len(planned)
+
+    def started_or_done(task: dict, result: Optional[dict] = None) -> None:
+        head = f"[row {task['number']}/{total}] {task['label']}" + (f" seed {task['config']['runtime']['seed']}"
+                                                                    if seeds > 1 else "")
+        if result is None:
+            print(f"{head}: training {task['config']['model']['name']} -> {task['folder']}", flush=True)
+        else:
+            print(f"{head}: top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%  "
+                  f"({result['train_time_s']:.0f} s training)", flush=True)
+
+    if jobs == 1:
+        for task in tasks:
+            started_or_done(task)
+            started_or_done(task, _train_row(task))
+    elif tasks:
+        print(f"training {len(tasks)} runs in {jobs} processes", flush=True)
+        run_jobs(_train_row, tasks, jobs, on_result=started_or_done)
+    trained_now = {task["folder"] for task in tasks}
+    results: list[AblationResult] = []
+    reported = set()
+    for number, item, seed, folder in cells:
+        done = _read_result(folder / "result.json")
+        if done is None:
+            raise ConfigError(f"ablation row {number} ({item.row.label}) seed {seed}: no result in {folder}")
+        reused = str(folder) not in trained_now or str(folder) in reported
+        reported.add(str(folder))
+        done.update(sweep=item.row.sweep, label=item.row.label, overrides=dict(item.row.overrides),
+                    params_m=item.params_m, gflops=item.gflops, config_hash=item.hash)
+        if reused:
+            print(f"[row {number}/{total}] {item.row.label}{f' seed {seed}' if seeds > 1 else ''}: done before, "
+                  f"top-1 {done['top1']:.2f}% ({folder})", flush=True)
+        results.append(AblationResult(**{k: done[k] for k in AblationResult.__dataclass_fields__ if k in done},
+                                      reused=reused))
     write_tables(results, out, base_config, test_protocol)
     return results
 
@@ -302,32 +370,105 @@ def _axes(grid: Union[Sequence[GridAxis], Sequence[str], dict]) -> list[GridAxis
 
 # ------------------------------------------------------------------------------------------ tables
 
-CSV_FIELDS = ("sweep", "row", "top1", "top5", "mean_class_acc", "params_m", "gflops", "train_time_s", "epochs",
-              "config_hash", "run_dir")
+CSV_FIELDS = ("sweep", "row", "seed", "top1", "top5", "mean_class_acc", "params_m", "gflops", "train_time_s",
+              "epochs", "config_hash", "run_dir")
+
+
+def _base_value(config: TrainConfig, key: str) -> Any:
+    if key in MODEL_OPTIONS:
+        value = getattr(config.model.temporal, key)
+    else:
+        value = config.to_dict()
+        for part in key.split("."):
+            value = value[part]
+    return sorted(value) if key == "temporal_stages" else value
+
+
+def paper_choice(results: Sequence[AblationResult], base_config: TrainConfig, sweep: str) -> Optional[str]:
+    """The label of the sweep's row that is the base recipe (the paper's choice: style b, both branches ...)."""
+    for result in results:
+        if result.sweep == sweep and all(
+                (sorted(value) if key == "temporal_stages" else value) == _base_value(base_config, key)
+                for key, value in result.overrides.items()):
+            return result.label
+    return None
+
+
+def ablation_claims(results: Sequence[AblationResult], base_config: Optional[TrainConfig]) -> dict:
+    """Per sweep: each row over seeds (mean, sd, values) and, for every row but the paper's choice, the claim
+    "the row is below the paper's choice", decided by the 95 % interval of row − choice paired by seed."""
+    summary: dict = {}
+    by_row: dict = {}
+    for result in results:
+        by_row.setdefault((result.sweep, result.label), []).append(result)
+    for (sweep, label), runs in by_row.items():
+        runs = sorted(runs, key=lambda r: r.seed)
+        stats = summarize([r.top1 for r in runs])
+        entry = summary.setdefault(sweep, {"choice": None, "rows": {}})
+        entry["rows"][label] = {"top1": stats.mean, "top1_std": stats.std, "top1_seeds": list(stats.values),
+                                "seeds": [r.seed for r in runs], "claim": None}
+    for sweep, entry in summary.items():
+        choice = paper_choice(results, base_config, sweep) if base_config is not None else None
+        entry["choice"] = choice
+        if choice is None:
+            continue
+        reference = entry["rows"][choice]
+        for label, row in entry["rows"].items():
+            if label == choice or row["seeds"] != reference["seeds"]:
+                continue
+            row["claim"] = claim(f"{label} is below the paper's choice {choice}", row["top1_seeds"],
+                                 reference["top1_seeds"], side="less", detail=f"difference {label} − {choice}")
+    return summary
 
 
 def format_table(results: Sequence[AblationResult], base_config: Optional[TrainConfig] = None,
                  test_protocol: str = "efficient") -> str:
-    """Markdown: one table per sweep (or one for a product grid)."""
+    """Markdown: one table per sweep (or one for a product grid); over several seeds, mean ± sd, every seed,
+    and each row's difference to the paper's choice with its 95 % interval and verdict."""
     lines = []
+    seeds = sorted({r.seed for r in results})
     if base_config is not None:
         m, d = base_config.model, base_config.data
+        init = m.pretrained if m.pretrained not in (None, "scratch") else "from scratch"
         lines += [
             f"Ablation of {m.name} (width {m.width:g}), {m.num_segments} frames at {d.size}x{d.size}, "
-            f"{base_config.schedule.epochs} epochs; tested with the {test_protocol} protocol on "
-            f"`{Path(d.val_list).name if d.val_list else '?'}`. GFLOPs: multiply-adds of one clip.",
+            f"{base_config.schedule.epochs} epochs, init: {init}; tested with the {test_protocol} protocol on "
+            f"`{Path(d.val_list).name if d.val_list else '?'}`; training seeds {', '.join(map(str, seeds))}. "
+            "GFLOPs: multiply-adds of one clip.",
             "",
         ]
-    sweeps: dict[str, list[AblationResult]] = {}
+    summary = ablation_claims(results, base_config)
+    firsts: dict[tuple, AblationResult] = {}
+    times: dict[tuple, list] = {}
     for result in results:
-        sweeps.setdefault(result.sweep, []).append(result)
-    for sweep, rows in sweeps.items():
-        lines += [f"**{sweep}**", "", "| row | top-1 (%) | top-5 (%) | params (M) | GFLOPs | train time |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for r in rows:
-            lines.append(f"| {r.label} | {r.top1:.2f} | {r.top5:.2f} | {r.params_m:.3f} | {r.gflops:.4f} | "
-                         f"{_duration(r.train_time_s)} |")
+        firsts.setdefault((result.sweep, result.label), result)
+        times.setdefault((result.sweep, result.label), []).append(result.train_time_s)
+    for sweep, entry in summary.items():
+        if len(seeds) > 1:
+            lines += [f"**{sweep}** (paper's choice: {entry['choice'] or 'not in this sweep'})", "",
+                      "| row | top-1 (%) mean ± sd | per seed | − paper's choice [95 % interval] | verdict | "
+                      "params (M) | GFLOPs | train time |", "|---|---:|---|---|---|---:|---:|---:|"]
+        else:
+            lines += [f"**{sweep}**", "", "| row | top-1 (%) | top-5 (%) | params (M) | GFLOPs | train time |",
+                      "|---|---:|---:|---:|---:|---:|"]
+        for label, row in entry["rows"].items():
+            r = firsts[(sweep, label)]
+            mean_time = sum(times[(sweep, label)]) / len(times[(sweep, label)])
+            if len(seeds) > 1:
+                c = row["claim"]
+                difference = "(the choice)" if label == entry["choice"] else ("" if c is None else c.interval.text())
+                verdict = "" if c is None else c.verdict
+                lines.append(f"| {label} | {row['top1']:.1f} ± {row['top1_std'] or 0:.1f} | "
+                             + ", ".join(f"{v:.1f}" for v in row["top1_seeds"])
+                             + f" | {difference} | {verdict} | {r.params_m:.3f} | {r.gflops:.4f} | {_duration(mean_time)} |")
+            else:
+                lines.append(f"| {label} | {r.top1:.2f} | {r.top5:.2f} | {r.params_m:.3f} | {r.gflops:.4f} | "
+                             f"{_duration(r.train_time_s)} |")
         lines.append("")
+    if len(seeds) > 1:
+        lines += ["A row's verdict is about the paper's ordering: **held** when the interval of row − choice lies "
+                  "below 0 (the paper's choice is better), **not shown** when it contains 0, **did not hold** when "
+                  "it lies above 0.", ""]
     return "\n".join(lines)
 
 
@@ -340,12 +481,18 @@ def write_tables(results: Sequence[AblationResult], out: Path, base_config: Opti
                  test_protocol: str = "efficient") -> tuple[Path, Path]:
     markdown = out / "ablation.md"
     markdown.write_text(format_table(results, base_config, test_protocol))
+    summary = ablation_claims(results, base_config)
+    for entry in summary.values():
+        for row in entry["rows"].values():
+            row["claim"] = None if row["claim"] is None else row["claim"].to_dict()
+    atomic_write_json(out / "ablation.json", {"sweeps": summary, "claims": [
+        row["claim"] for entry in summary.values() for row in entry["rows"].values() if row["claim"]]})
     table = out / "ablation.csv"
     with open(table, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for r in results:
-            writer.writerow({"sweep": r.sweep, "row": r.label, "top1": f"{r.top1:.4f}", "top5": f"{r.top5:.4f}",
+            writer.writerow({"sweep": r.sweep, "row": r.label, "seed": r.seed, "top1": f"{r.top1:.4f}", "top5": f"{r.top5:.4f}",
                              "mean_class_acc": f"{r.mean_class_acc:.4f}", "params_m": f"{r.params_m:.6f}",
                              "gflops": f"{r.gflops:.6f}", "train_time_s": f"{r.train_time_s:.2f}",
                              "epochs": r.epochs, "config_hash": r.config_hash, "run_dir": r.run_dir})

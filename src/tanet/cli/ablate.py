@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-protocol", default="efficient",
                         choices=("efficient", "accurate", "twice_sample", "dense"),
                         help="how each row is tested on the validation list (default efficient)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="training seeds per row (runtime.seed, +1, ...); with >= 2 the table gives mean ± sd and "
+                             "each row's 95 %% interval against the paper's choice (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained side by side in single-threaded processes (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="list the rows with params and GFLOPs; train nothing")
 
 
@@ -55,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
                   f"{row_dir(out, item)}")
         return 0
     try:
-        results = run_ablation(base, axes, out, product=args.product, test_protocol=args.test_protocol)
+        results = run_ablation(base, axes, out, product=args.product, test_protocol=args.test_protocol,
+                               seeds=args.seeds, jobs=args.jobs)
     except NonFiniteLossError as error:
         print(f"tanet ablate: stopped: {error}", file=sys.stderr)
         return 1
     print(format_table(results, base, args.test_protocol))
-    print(f"wrote {out / 'ablation.md'} and {out / 'ablation.csv'}")
+    print(f"wrote {out / 'ablation.md'}, {out / 'ablation.csv'} and {out / 'ablation.json'}")
     return 0

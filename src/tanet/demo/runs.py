@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
-import os
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional
+
+from tanet.engine.parallel import run_jobs
 
 __all__ = ["MODELS", "KINDS", "DemoPlan", "DEFAULT_PLAN", "QUICK_PLAN", "Job", "train_config", "run_job", "run_jobs",
            "pair_accuracies"]
@@ -166,49 +165,3 @@ def run_job(job: Job) -> dict:
 
     atomic_write_json(result_path, row)
     return row
-
-
-def _safe(function: Callable, item):
-    try:
-        return True, function(item)
-    except BaseException:  # noqa: BLE001 - reported in the parent with the worker's traceback
-        return False, traceback.format_exc()
-
-
-def _call(payload):
-    index, function, item = payload
-    return index, *_safe(function, item)
-
-
-def _init_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def run_jobs(function: Callable, items: Sequence, jobs: int, *, on_result: Optional[Callable] = None) -> list:
-    """``[function(item) for item in items]`` in ``jobs`` single-threaded processes (in this process when
-    ``jobs <= 1``); ``on_result(item, result)`` as each finishes. A failing item raises after the others finish."""
-    results: list = [None] * len(items)
-    failures = []
-    if jobs <= 1 or len(items) <= 1:
-        for index, item in enumerate(items):
-            results[index] = function(item)
-            if on_result:
-                on_result(item, results[index])
-        return results
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(jobs, len(items)), initializer=_init_worker, maxtasksperchild=None) as pool:
-        pending = pool.imap_unordered(_call, [(index, function, item) for index, item in enumerate(items)])
-        for index, ok, value in pending:
-            if not ok:
-                failures.append((items[index], value))
-                continue
-            results[index] = value
-            if on_result:
-                on_result(items[index], value)
-    if failures:
-        item, trace = failures[0]
-        raise RuntimeError(f"{len(failures)} demo job(s) failed; the first ({item}):\n{trace}")
-    return results
