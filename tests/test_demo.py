@@ -19,26 +19,43 @@ def test_pair_accuracies_by_hand():
 
 @pytest.mark.slow
 def test_demo_quick_end_to_end(tmp_path, monkeypatch):
+    from tanet.analysis.evidence import paired_difference, verdict
+
     monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"motion", "appearance"}
-    for kind in metrics:
+    assert metrics["protocol"] == "pretrained" and metrics["seeds"] == [0, 1]
+    assert (tmp_path / "home" / "pretrain2d").is_dir()  # the shared 2D start was trained and cached
+    for kind in ("motion", "appearance"):
         assert set(metrics[kind]) == {"tanet", "tsn", "tsm", "i3d"}
-        for row in metrics[kind].values():
-            assert 0 <= row["top1"] <= row["top5"] <= 100
-    # the reported numbers are those of the test runs written beside them
-    tested = json.loads((out / "runs" / "motion" / "tanet" / "test" / "metrics.json").read_text())
-    assert metrics["motion"]["tanet"]["top1"] == pytest.approx(tested["top1"], abs=0.01)
+        for model, row in metrics[kind].items():
+            assert len(row["top1_seeds"]) == 2 and 0 <= row["top1"] <= row["top5"] <= 100
+            # every seed's run is kept, and the reported numbers are those of its test
+            for seed, value in zip(row["seeds"], row["top1_seeds"]):
+                tested = json.loads((out / "runs" / kind / model / f"seed{seed}" / "test" / "metrics.json").read_text())
+                assert value == pytest.approx(tested["top1"], abs=0.01)
+            assert row["top1"] == pytest.approx(sum(row["top1_seeds"]) / 2, abs=0.01)
+            assert row["top1_std"] == pytest.approx(abs(row["top1_seeds"][0] - row["top1_seeds"][1]) / 2 ** 0.5, abs=0.01)
+    # the first claim is TANet − TSN on the motion set, decided by the interval of the paired differences
+    first = metrics["claims"][0]
+    expected = paired_difference(metrics["motion"]["tanet"]["top1_seeds"], metrics["motion"]["tsn"]["top1_seeds"])
+    assert first["name"].startswith("motion set: TANet above TSN")
+    assert first["interval"] == pytest.approx([expected.low, expected.high], abs=0.01)
+    assert first["verdict"] == verdict(expected)
+    assert any(c["name"].startswith("kernels ") for c in metrics["claims"])
+    assert set(metrics["models"]) == {"tanet", "tsn", "tsm", "i3d"} and metrics["timing"]["total_s"] > 0
     report = (out / "report.md").read_text()
-    assert "## What held" in report and "| tanet (tanet_r18) |" in report
-    assert (out / "accuracy.png").stat().st_size > 0
-    kernels = json.loads((out / "kernels" / "kernels.json").read_text())
+    assert "## Claims" in report and "| tanet (tanet_r18) |" in report and "## Where the time went" in report
+    assert "runs/motion/tanet/seed1/test/confusion.png" in report
+    for figure in ("accuracy.png", "curves.png"):
+        assert (out / figure).stat().st_size > 0
+    kernels = json.loads((out / "kernels" / "seed0" / "kernels.json").read_text())
     assert set(kernels["blocks"]) == {"layer3.1", "layer4.1"}
     # a rerun reuses the finished runs: same numbers, no retraining
-    checkpoint = out / "runs" / "appearance" / "tsn" / "last.pt"
+    checkpoint = out / "runs" / "appearance" / "tsn" / "seed0" / "last.pt"
     mtime = checkpoint.stat().st_mtime
     assert main(["demo", "--quick", "--out", str(out), "--no-progress", "--no-kernels"]) == 0
     assert checkpoint.stat().st_mtime == mtime
-    assert json.loads((out / "metrics.json").read_text())["appearance"]["tsn"]["top1"] == metrics["appearance"]["tsn"]["top1"]
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["appearance"]["tsn"]["top1_seeds"] == metrics["appearance"]["tsn"]["top1_seeds"]
