@@ -209,7 +209,9 @@ def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow
         try:
             config = row_config(base, row)
             num_classes = resolve_num_classes(config, resolve_class_names(config))
-            model = build_model(config, num_classes)
+            counted = TrainConfig.from_dict(config.to_dict())
+            counted.model.pretrained = "scratch"  # the architecture is counted; weights are loaded when it trains
+            model = build_model(counted, num_classes)
         except (ConfigError, ValueError, TypeError) as error:
             raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
         cost = complexity(model, config.model.num_segments, config.data.size)
