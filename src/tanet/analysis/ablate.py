@@ -252,8 +252,12 @@ def _train_row(task: dict) -> dict:
     config = TrainConfig.from_dict(task["config"])
     folder = Path(task["folder"])
     folder.mkdir(parents=True, exist_ok=True)
+    # no validation while training: the row is tested once, on its final weights, right after
+    training = TrainConfig.from_dict(config.to_dict())
+    training.data.val_list = None
+    training.data.synthetic.validate = False
     started = time.perf_counter()
-    trained = train(config)
+    trained = train(training)
     wall = time.perf_counter() - started
     train_time = sum(record.get("epoch_time_s", 0.0) for record in trained.history) or wall
     d = config.data
