@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from tanet.data.decode import VideoDecodeError
+import torch
+
+from tanet.data.decode import FrameFolderBackend, VideoDecodeError, count_frames
 from tanet.data.lists import VideoRecord
 from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import build_eval_dataset, load_for_eval
@@ -52,7 +54,8 @@ def predict_videos(videos: Sequence[Union[str, Path]], checkpoint: Union[str, Pa
         path = Path(video)
         if not path.exists():
             raise VideoDecodeError(str(path), "no such file")
-        frames = len([p for p in path.iterdir() if p.is_file()]) if path.is_dir() else None
+        # a frame folder: counted (and checked for gaps) by the reader the dataset will use
+        frames = count_frames(path, FrameFolderBackend(setup.config.data.frame_template)) if path.is_dir() else None
         records.append(VideoRecord(str(path), 0, frames, index + 1))
     # an unreadable input is an error here, not a skipped sample
     dataset = build_eval_dataset(setup, records, protocol=protocol, strict=True)
@@ -62,6 +65,9 @@ def predict_videos(videos: Sequence[Union[str, Path]], checkpoint: Union[str, Pa
         clip, _ = dataset.load(index)
         scores = predict_views(model, clip.unsqueeze(0), average=average, view_chunk=view_chunk,
                                device=torch_device, amp=amp)[0]
+        if not bool(torch.isfinite(scores).all()):
+            raise TanetError(f"{record.path}: the model's scores are NaN/inf"
+                             + (" (try without --amp)" if amp != "none" else ""))
         probabilities = scores if average == "prob" else scores.softmax(dim=0)
         top = probabilities.topk(k)
         labels = top.indices.tolist()
