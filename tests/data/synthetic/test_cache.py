@@ -215,3 +215,33 @@ def test_synthesize_rejects_bad_values_before_rendering(tmp_path, kwargs, messag
     with pytest.raises(UsageError, match=message):
         synthesize(out=tmp_path, **kwargs)
     assert not list(tmp_path.iterdir())
+
+
+def test_two_writers_of_one_set_take_turns(tmp_path):
+    """A second `synth` of a set another process is rendering waits for it and reuses its set, instead of
+    rendering its own and replacing the finished folder under a reader."""
+    root = tmp_path / "set"
+    # the first writer renders slowly (it sleeps before rendering, inside the lock) and says when it started
+    script = (
+        "import sys, time; from tanet.data.synthetic import SyntheticSpec, cache; "
+        "real = cache._run_jobs\n"
+        "def slow(*args):\n"
+        "    print('rendering', flush=True); time.sleep(2); return real(*args)\n"
+        f"cache._run_jobs = slow; info = cache.generate(SyntheticSpec(kind='motion', **{TINY!r}), sys.argv[1]); "
+        "print('reused' if info.reused else 'generated', flush=True)"
+    )
+    first = subprocess.Popen([sys.executable, "-c", script, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "rendering"
+        second = subprocess.run([sys.executable, "-c", script.replace("time.sleep(2)", "time.sleep(0)"), str(root)],
+                                capture_output=True, text=True, timeout=120)
+        assert first.wait(timeout=120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.stdout.read().strip() == "generated"
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "reused"  # it never rendered: the first one's set was kept
+    assert f"waiting for process {first.pid}, which is writing the synthetic set {root}" in second.stderr
+    assert generate(SyntheticSpec(kind="motion", **TINY), root).reused
