@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -102,12 +103,13 @@ def load_checkpoint_file(path: PathLike, map_location: Any = "cpu", *, allow_num
     safe = getattr(torch.serialization, "safe_globals", None)
     context = safe(_numpy_safe_globals()) if (allow_numpy and safe is not None) else nullcontext()
     try:
-        with context:
+        with context, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # a plain pickle; refused below
             data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
-            path, "refused to load: the file holds Python objects that are not plain tensors/"
-            f"containers, and untrusted pickles are never executed ({_first_line(error)})"
+            path, "refused to load: not a checkpoint of plain tensors and containers, and untrusted "
+            f"pickles are never executed ({_unpickler_reason(error)})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         raise CheckpointError(path, f"not a readable PyTorch checkpoint (truncated or corrupt?): "
@@ -115,6 +117,17 @@ def load_checkpoint_file(path: PathLike, map_location: Any = "cpu", *, allow_num
     if not isinstance(data, dict):
         raise CheckpointError(path, f"expected a dict at the top level, got {type(data).__name__}")
     return data
+
+
+def _unpickler_reason(error: BaseException) -> str:
+    """The line of torch's long weights-only message that says what was refused."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        reason = next((line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()), "")
+        if reason:
+            return reason
+    return _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from tanet.errors import UsageError
+    from tanet.errors import TanetError, UsageError
     from tanet.factory import create_model
     from tanet.interop.export import check_onnx, example_clips, export_onnx, export_program
 
@@ -41,7 +41,12 @@ def run(args: argparse.Namespace) -> int:
         torch.export.save(export_program(model, clips), args.out)
         print(f"wrote {args.out} (torch.export, dynamic batch)")
         return 0
-    export_onnx(model, args.out, clips, exporter=args.exporter, opset_version=args.opset)
+    try:
+        export_onnx(model, args.out, clips, exporter=args.exporter, opset_version=args.opset)
+    except ImportError as error:  # the onnx extra is optional
+        missing = getattr(error, "name", None) or "onnx / onnxscript"
+        raise TanetError(f"ONNX export needs {missing}, which is not installed: pip install 'tanet[onnx]' "
+                         "(or write a torch.export program: --format torch-export)") from None
     print(f"wrote {args.out} (ONNX via {args.exporter}, dynamic batch)")
     if args.check:
         try:
