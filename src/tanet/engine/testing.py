@@ -10,6 +10,7 @@ import torch
 from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import build_eval_dataset, build_eval_loader, load_for_eval
 from tanet.engine.evaluation import evaluate, save_confusion_png
+from tanet.errors import TanetError, UsageError
 from tanet.utils.io import atomic_write_json
 
 __all__ = ["test_checkpoint"]
@@ -30,7 +31,17 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
     ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process
     takes a shard). Returns the metrics dict (with the ``confusion`` tensor).
+
+    Raises :class:`~tanet.errors.UsageError` for a value that cannot work (checked before anything
+    is loaded; ``class_names`` of the wrong length before the evaluation runs) and
+    :class:`~tanet.errors.TanetError` when no video could be read or the model's outputs are NaN/inf.
     """
+    for name, value in (("view_chunk", view_chunk), ("batch_size", batch_size), ("num_segments", num_segments),
+                        ("size", size), ("scale_size", scale_size)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be >= 1, got {value}")
+    if num_workers < 0:
+        raise UsageError(f"num_workers must be >= 0, got {num_workers}")
     info = dist_utils.env_dist_info()
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
@@ -38,6 +49,9 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
         setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
+        if class_names is not None and len(names) != model.num_classes:
+            raise UsageError(f"{len(names)} class names given for a model of {model.num_classes} classes "
+                             f"({checkpoint})")
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
                                      sampling=sampling, strict=strict)
         loader = build_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
@@ -45,6 +59,14 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
         metrics = evaluate(model, loader, model.num_classes, average=average,
                            view_chunk=view_chunk, device=torch_device, amp=amp,
                            progress=progress and info.is_main, desc=f"test ({protocol})")
+        if metrics["num_samples"] == 0:
+            raise TanetError(f"no video of {val_list} could be read ({metrics['num_skipped']} skipped as "
+                             "unreadable; see the warnings above): there is nothing to measure. Check --root "
+                             "and the list (`tanet check-videos LIST --root ROOT`)")
+        if metrics["num_nonfinite"]:
+            raise TanetError(f"{checkpoint}: the model's scores were NaN/inf for {metrics['num_nonfinite']} of "
+                             f"{metrics['num_samples']} videos, so its accuracy means nothing"
+                             + (" (try without --amp)" if amp != "none" else ""))
         metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
                        model=model.model_config["name"])
