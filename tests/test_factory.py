@@ -79,6 +79,10 @@ def test_tsn_and_i3d_with_2d_weights_start_as_the_2d_network(tmp_path):
     weight = inflated.backbone.layer2[0].conv1.weight
     assert weight.shape[2] == 3 and weight[:, :, 0].abs().sum() == 0 and weight[:, :, 2].abs().sum() == 0
     torch.testing.assert_close(weight[:, :, 1], state["layer2.0.conv1.weight"])
+    # inflate_init="spread": MMAction2's ResNet3d._inflate_conv_params, w2d.unsqueeze(2).expand_as(w3d) / t
+    spread = tanet.create_model("i3d333_r18", num_classes=3, num_segments=2, pretrained=path, inflate_init="spread")
+    expected_3d = state["layer2.0.conv1.weight"].unsqueeze(2).expand(-1, -1, 3, -1, -1) / 3
+    torch.testing.assert_close(spread.backbone.layer2[0].conv1.weight, expected_3d)
 
 
 def test_mismatched_2d_checkpoint_names_file_and_keys(tmp_path):
@@ -95,3 +99,14 @@ def test_mismatched_2d_checkpoint_names_file_and_keys(tmp_path):
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(PretrainedMismatchError, match="garbage.pth"):
         tanet.create_model("tsn_r18", pretrained=tmp_path / "garbage.pth")
+
+
+def test_pretrained_true_says_where_the_file_must_be(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANET_HOME", str(tmp_path))
+    # timm's form: the model's first published weights (the official release for tanet_r50)
+    with pytest.raises(FileNotFoundError) as error:
+        tanet.create_model("tanet_r50", pretrained=True)
+    message = str(error.value)
+    assert str(tmp_path / "weights" / "tam_k400_8f.pth.tar") in message and "weights_path=" in message
+    with pytest.raises(ValueError, match="no published weights for 'tanet_r18'.*tanet_r50"):
+        tanet.create_model("tanet_r18", pretrained=True)

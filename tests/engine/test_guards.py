@@ -175,4 +175,6 @@ def test_predict_notices_a_gap_in_a_frame_folder(tiny_videos, trained, tmp_path,
     capsys.readouterr()
     (folder / "img_00003.jpg").unlink()  # a frame the 4-segment centres do not read
     assert main(["predict", str(folder), "--checkpoint", str(trained.last_checkpoint), "--json"]) == 1
-    assert "img_00003.jpg is missing although 5 later frames" in capsys.readouterr().err
+    [prediction] = json.loads(capsys.readouterr().out)
+    assert prediction["status"] == "unreadable" and prediction["top"] == []
+    assert "img_00003.jpg is missing although 5 later frames" in prediction["error"]

@@ -14,7 +14,12 @@ FLAGS = {
     "--model": ("model.name", str, "model name (see `tanet models`)"),
     "--num-classes": ("model.num_classes", int, "number of classes"),
     "--num-segments": ("model.num_segments", int, "frames per clip T (alias --segments)"),
-    "--pretrained": ("model.pretrained", str, "a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part"),
+    "--pretrained": ("model.pretrained", str, "a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part, "
+                                             "or 'scratch' to train from scratch on purpose"),
+    "--init-from": ("model.init_from", str, "fine-tune from a video checkpoint (tanet, official TAM, MMAction2): "
+                    "backbone and temporal modules, and the classifier when the class count matches"),
+    "--weights": ("model.weights", str, "fine-tune from a published checkpoint by name (`tanet weights list`)"),
+    "--weights-file": ("model.weights_file", str, "local copy of --weights (default: $TANET_HOME/weights/...)"),
     "--train-list": ("data.train_list", str, "training list file (`path label` lines)"),
     "--val-list": ("data.val_list", str, "validation list file"),
     "--root": ("data.root", str, "folder the list paths are relative to"),
@@ -40,6 +45,7 @@ SWITCHES = {
     "--strict-data": ("data.strict", "fail on an unreadable video instead of skipping it (with a warning)"),
     "--overwrite": ("runtime.overwrite", "replace the run already in --out (without it such a folder is "
                                          "refused; --resume auto continues it instead)"),
+    "--allow-unverified": ("model.allow_unverified", "use --weights that have no published checksum"),
 }
 
 
@@ -70,6 +76,9 @@ def overrides_from_args(args: argparse.Namespace) -> list[str]:
     for flag, (key, _) in SWITCHES.items():
         if getattr(args, flag[2:].replace("-", "_")):
             items.append(f"{key}=true")
+    if args.class_names is not None and args.num_classes is None:
+        # a recipe's class count goes with its own class names (kinetics400: 400); new names, new count
+        items.append("model.num_classes=null")
     if args.no_progress:
         items.append("runtime.progress=false")
     for group in args.overrides:
