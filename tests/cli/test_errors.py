@@ -39,6 +39,11 @@ def test_nonsense_training_values_exit_2_before_anything_runs(tiny_sets, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+def test_a_misspelled_model_name_lists_the_close_ones(tiny_sets, tmp_path, capsys):
+    assert _train(tiny_sets, tmp_path, "--model", "tanet_r5O") == 2
+    assert "unknown model 'tanet_r5O'; registered models include: " in _one_error_line(capsys)
+
+
 def test_missing_class_names_file(tiny_sets, tmp_path, capsys):
     assert _train(tiny_sets, tmp_path, "--class-names", str(tmp_path / "nope.txt")) == 1
     assert f"class-names file not found: {tmp_path / 'nope.txt'}" in _one_error_line(capsys)

@@ -178,3 +178,29 @@ def test_predict_notices_a_gap_in_a_frame_folder(tiny_videos, trained, tmp_path,
     [prediction] = json.loads(capsys.readouterr().out)
     assert prediction["status"] == "unreadable" and prediction["top"] == []
     assert "img_00003.jpg is missing although 5 later frames" in prediction["error"]
+
+
+def test_test_and_predict_refuse_non_finite_scores_of_a_finite_model(tiny_videos, trained, tmp_path, capsys,
+                                                                     monkeypatch):
+    # finite weights whose outputs still overflow (as under --amp fp16): no accuracy, no 'nan%'
+    import tanet.engine.evaluation as evaluation
+    import tanet.engine.predict as predict
+
+    real = evaluation.predict_views
+
+    def overflowing(*args, **kwargs):
+        scores = real(*args, **kwargs)
+        scores[..., 0] = float("inf")
+        return scores
+
+    monkeypatch.setattr(evaluation, "predict_views", overflowing)
+    monkeypatch.setattr(predict, "predict_views", overflowing)
+    code = main(["test", "--checkpoint", str(trained.last_checkpoint), "--val-list", str(tiny_videos.val_list),
+                 "--root", str(tiny_videos.root), "--no-progress", "--out", str(tmp_path / "t")])
+    assert code == 1
+    assert "the model's scores were NaN/inf for 12 of 12 videos" in capsys.readouterr().err
+    assert not (tmp_path / "t" / "metrics.json").exists()
+    video = sorted((tiny_videos.root / "videos" / "val").rglob("*.mp4"))[0]
+    assert main(["predict", str(video), "--checkpoint", str(trained.last_checkpoint)]) == 1
+    captured = capsys.readouterr()
+    assert f"{video}: the model's scores are NaN/inf" in captured.err and "%" not in captured.out
