@@ -104,6 +104,7 @@ def test_two_demos_into_one_folder(tmp_path):
         while not (lock.exists() and lock.read_text().strip()):
             assert first.poll() is None and time.time() < deadline, "the first demo never started training"
             time.sleep(0.1)
+        os.killpg(first.pid, signal.SIGSTOP)  # frozen while it holds the lock: the race has one outcome
         second = subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env, timeout=300)
     finally:
         _stop(first)
