@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-__all__ = ["add_out", "add_device", "add_amp", "add_num_segments", "add_strict_data", "add_progress"]
+__all__ = ["add_out", "add_device", "add_amp", "add_num_segments", "add_strict_data", "add_progress", "add_inference"]
 
 
 def add_out(parser: argparse.ArgumentParser, default: Optional[str], help_text: str, *, required: bool = False) -> None:
@@ -37,3 +37,11 @@ def add_strict_data(parser: argparse.ArgumentParser) -> None:
 
 def add_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_inference(parser: argparse.ArgumentParser, default: str = "fused") -> None:
+    """``--inference``: how the model runs (same logits either way, within 1e-4)."""
+    parser.add_argument("--inference", default=default, choices=("eager", "fused", "compiled"),
+                        help="eager: the model as trained; fused: BatchNorm folded into the convolutions, "
+                             "channels_last; compiled: fused + torch.compile with frozen weights (compiles "
+                             f"once per input shape, worth it for large test sets) (default {default})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._options import add_amp, add_device
+from ._options import add_amp, add_device, add_inference
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="average views as raw scores (official TAM) or softmax probabilities (MMAction2)")
     add_device(parser)
     add_amp(parser)
+    add_inference(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     names = read_class_names(args.class_names) if args.class_names else None
     predictions = predict_videos(args.videos, args.checkpoint, class_names=names, topk=args.topk,
-                                 protocol=args.protocol, average=args.average, device=args.device, amp=args.amp)
+                                 protocol=args.protocol, average=args.average, device=args.device, amp=args.amp,
+                                 inference=args.inference)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:

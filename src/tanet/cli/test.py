@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_amp, add_device, add_num_segments, add_out, add_progress, add_strict_data
+from ._options import add_amp, add_device, add_inference, add_num_segments, add_out, add_progress, add_strict_data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class-names", default=None, help="class-name file for the plot labels")
     add_device(parser)
     add_amp(parser)
+    add_inference(parser)
     add_strict_data(parser)
     add_progress(parser)
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.workers, device=args.device, amp=args.amp,
         num_segments=args.num_segments, size=args.size, scale_size=args.scale_size,
         sampling=args.sampling, class_names=names, strict=args.strict_data,
-        progress=not args.no_progress)
+        progress=not args.no_progress, inference=args.inference)
     if env_dist_info().is_main:
         print(format_metrics_table(metrics, title=f"{metrics['model']} "
                                    f"({metrics['num_segments']} frames, {args.protocol} protocol)"))

@@ -19,6 +19,7 @@ from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
 from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint
+from tanet.models.inference import InferenceMode, prepare_for_inference
 
 __all__ = [
     "resolve_data", "synthetic_set", "model_options", "build_model", "resolve_class_names", "resolve_num_classes", "dataset_options",
@@ -144,11 +145,17 @@ class EvalSetup:
 
 
 def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
-                  device: Union[str, torch.device] = "cpu") -> EvalSetup:
-    """Rebuild a trained model (any known layout) in eval mode on ``device``."""
+                  device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager") -> EvalSetup:
+    """Rebuild a trained model (any known layout) in eval mode on ``device``.
+
+    ``inference``: ``"eager"`` (the model as trained; what the kernel analysis needs, and the default),
+    ``"fused"`` or ``"compiled"`` (:func:`tanet.models.inference.prepare_for_inference`: same logits,
+    faster; the model is converted in place and can no longer train).
+    """
     overrides = {"num_segments": num_segments} if num_segments else {}
     model, loaded = load_model(checkpoint, **overrides)
     model.to(device)
+    model = prepare_for_inference(model, inference, inplace=True)
     config = config_from_checkpoint(loaded.data)
     config.model.num_segments = model.num_segments
     return EvalSetup(model, config, loaded.class_names, loaded)

@@ -33,14 +33,15 @@ class Prediction:
 def predict_videos(videos: Sequence[Union[str, Path]], checkpoint: Union[str, Path], *,
                    class_names: Optional[Sequence[str]] = None, topk: int = 5,
                    protocol: str = "efficient", average: str = "score", view_chunk: int = 8,
-                   device: str = "auto", amp: str = "none") -> list[Prediction]:
+                   device: str = "auto", amp: str = "none", inference: str = "fused") -> list[Prediction]:
     """Classify each video file (or frame folder) with the model stored in ``checkpoint``.
 
     Class names: ``class_names`` if given, else those stored in the checkpoint, else
     ``class_<i>``. Raises :class:`tanet.data.VideoDecodeError` naming an unreadable video.
+    ``inference``: the model's inference path (see :func:`tanet.engine.builders.load_for_eval`).
     """
     torch_device = dist_utils.select_device(device, dist_utils.DistInfo())
-    setup = load_for_eval(checkpoint, device=torch_device)
+    setup = load_for_eval(checkpoint, device=torch_device, inference=inference)
     model = setup.model
     names = list(class_names) if class_names is not None else setup.class_names
     if names is not None and len(names) != model.num_classes:

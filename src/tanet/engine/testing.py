@@ -22,20 +22,21 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                     num_segments: Optional[int] = None, size: Optional[int] = None,
                     scale_size: Optional[int] = None, sampling: Optional[str] = None,
                     class_names: Optional[Sequence[str]] = None, strict: bool = False,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, inference: str = "fused") -> dict:
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
     arguments override them. With ``out`` the main process writes ``metrics.json``
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
     ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process
-    takes a shard). Returns the metrics dict (with the ``confusion`` tensor).
+    takes a shard). ``inference``: the model's inference path (see :func:`load_for_eval`).
+    Returns the metrics dict (with the ``confusion`` tensor).
     """
     info = dist_utils.env_dist_info()
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
-        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
+        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference)
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
@@ -47,7 +48,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                            progress=progress and info.is_main, desc=f"test ({protocol})")
         metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
-                       model=model.model_config["name"])
+                       model=model.model_config["name"], inference=inference)
         if out is not None and info.is_main:
             out_dir = Path(out)
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -140,10 +140,13 @@ def _shifted_multiply_add(frames: torch.Tensor, coefficients: torch.Tensor) -> t
     """
     num_segments, kernel_size = frames.shape[1], coefficients.shape[-1]
     half = kernel_size // 2
-    out = frames * coefficients[..., half, None, None]
+    # tap-major (K, N, T, C): each tap's weights contiguous over channels, the innermost dimension of
+    # channels_last frames (a strided gather there costs the elementwise kernels their vectorisation)
+    taps = coefficients.movedim(-1, 0).contiguous()[..., None, None]
+    out = frames * taps[half]
     for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
         if tap != half:
-            out[:, output_frames].addcmul_(frames[:, input_frames], coefficients[:, output_frames, :, tap, None, None])
+            out[:, output_frames].addcmul_(frames[:, input_frames], taps[tap, :, output_frames])
     return out
 
 
