@@ -169,12 +169,17 @@ def bench_memory(repeats: int = 3) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own, all cores); 1 keeps a loaded machine's "
+                             "figures steadier (no thread waiting on a preempted sibling)")
     parser.add_argument("--memory-probe", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["tam", "latency", "train", "memory"], help="run one part")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)
         return
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {machine_load()}")
     rounds = 3 if args.quick else 5
     results = {}

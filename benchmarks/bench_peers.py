@@ -222,6 +222,9 @@ def bench_memory(repeats: int = 3) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own, all cores); 1 keeps a loaded machine's "
+                             "figures steadier (no thread waiting on a preempted sibling)")
     parser.add_argument("--only", choices=["eval", "train", "memory"], help="run one part")
     parser.add_argument("--no-compile", action="store_true", help="leave out the compiled inference path")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
@@ -235,6 +238,8 @@ def main() -> None:
 
     from tanet.models.inference import prepare_for_inference
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mmaction2 {mmaction.__version__}, "
           f"{machine_load()}")
     rounds = 3 if args.quick else 5
