@@ -9,8 +9,10 @@ inference paths alike) before anything is timed. Then, interleaved, several roun
 * eval latency, batch 1 and batch 4, 8x224x224: MMAction2 eager vs tanet eager / fused / compiled
   (``tanet.models.prepare_for_inference``: BatchNorm folded + channels_last; + torch.compile with
   frozen weights);
-* one training step (forward + backward + SGD step), batch 2, 8x224x224;
-* peak training memory (RSS growth of one training step), each model in fresh processes, median of 3.
+* one training step (forward + backward + SGD step), batch 2, 8x224x224: MMAction2 vs tanet as
+  ``tanet train`` runs it by default and with ``runtime.channels_last=true``;
+* peak training memory (RSS growth of one training step), the same three, each in fresh processes,
+  median of 3.
 
 Run it in the MMAction2 environment (``bash benchmarks/setup_mmaction2.sh`` creates it), with tanet
 taken from this checkout:
@@ -95,7 +97,7 @@ def _trained_looking(model: nn.Module, seed: int = 0) -> None:
             module.momentum = 0.1
     head = model.cls_head.fc_cls
     with torch.no_grad():
-        head.weight.copy_(0.05 * torch.randn(head.weight.shape, generator=generator))
+        head.weight.copy_(0.02 * torch.randn(head.weight.shape, generator=generator))  # logits up to ~5
     model.eval()
 
 
@@ -158,16 +160,33 @@ def training_step(model: nn.Module, clips: torch.Tensor, labels: torch.Tensor):
     return step
 
 
+def tanet_for_training(channels_last: bool, like: nn.Module | None = None) -> nn.Module:
+    """tanet_r50 in training mode, as ``tanet train`` builds it (``runtime.channels_last`` stores the
+    kernels channels_last, so that activations follow)."""
+    import tanet
+    from tanet.models.inference import to_channels_last
+
+    model = tanet.create_model("tanet_r50", num_classes=NUM_CLASSES, num_segments=NUM_SEGMENTS)
+    if like is not None:
+        model.load_state_dict(like.state_dict())
+    if channels_last:
+        to_channels_last(model)
+    return model.train()
+
+
 def bench_train(peer: nn.Module, ours: nn.Module, rounds: int, calls: int) -> dict:
     clips = torch.randn(2, 3, NUM_SEGMENTS, SIZE, SIZE)
     labels = torch.tensor([3, 7])
-    peer.train(), ours.train()
-    medians = interleaved_rounds(
-        {"mmaction2": training_step(peer, clips, labels), "tanet": training_step(ours, clips, labels)}, rounds, calls
-    )
-    peer.eval(), ours.eval()
+    peer.train()
+    steps = {
+        "mmaction2": training_step(peer, clips, labels),
+        "tanet": training_step(tanet_for_training(False, ours), clips, labels),
+        "tanet channels_last": training_step(tanet_for_training(True, ours), clips, labels),
+    }
+    medians = interleaved_rounds(steps, rounds, calls)
+    peer.eval()
     return {
-        "speedup": ratios(medians["mmaction2"], medians["tanet"]),
+        "speedup": {name: ratios(medians["mmaction2"], medians[name]) for name in steps if name != "mmaction2"},
         "ms": {name: statistics.median(values) * 1e3 for name, values in medians.items()},
     }
 
@@ -182,14 +201,8 @@ def _rss_bytes() -> int:
 
 def memory_probe(which: str) -> None:
     """In a fresh process: peak RSS growth of one training step (batch 2, 8x224x224)."""
-    import tanet
-
     torch.manual_seed(0)
-    if which == "mmaction2":
-        model = MMActionTANet()
-    else:
-        model = tanet.create_model("tanet_r50", num_classes=NUM_CLASSES, num_segments=NUM_SEGMENTS)
-    model.train()
+    model = MMActionTANet().train() if which == "mmaction2" else tanet_for_training(which == "tanet-cl")
     clips = torch.randn(2, 3, NUM_SEGMENTS, SIZE, SIZE)
     labels = torch.tensor([3, 7])
     step = training_step(model, clips, labels)
@@ -203,7 +216,7 @@ def bench_memory(repeats: int = 3) -> dict:
     """Median over ``repeats`` fresh processes per model; a fixed glibc mmap threshold sends every large
     buffer to mmap, so that a freed activation leaves RSS at once (as in bench_core.py)."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
-    samples: dict[str, list[int]] = {"mmaction2": [], "tanet": []}
+    samples: dict[str, list[int]] = {"mmaction2": [], "tanet": [], "tanet-cl": []}
     for _ in range(repeats):
         for which in samples:  # interleaved
             result = subprocess.run(
@@ -211,7 +224,7 @@ def bench_memory(repeats: int = 3) -> dict:
             )
             samples[which].append(json.loads(result.stdout.strip().splitlines()[-1])["growth_bytes"])
     growth = {name: statistics.median(values) for name, values in samples.items()}
-    return {"tanet_over_mmaction2": growth["tanet"] / growth["mmaction2"],
+    return {"over_mmaction2": {name: growth[name] / growth["mmaction2"] for name in ("tanet", "tanet-cl")},
             "MiB": {name: value / 2**20 for name, value in growth.items()},
             "samples_MiB": {name: [v / 2**20 for v in values] for name, values in samples.items()}}
 
@@ -228,7 +241,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["eval", "train", "memory"], help="run one part")
     parser.add_argument("--no-compile", action="store_true", help="leave out the compiled inference path")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
-    parser.add_argument("--memory-probe", choices=["mmaction2", "tanet"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory-probe", choices=["mmaction2", "tanet", "tanet-cl"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)
@@ -269,13 +282,15 @@ def main() -> None:
         figures = results["train_step"] = bench_train(peer, ours, rounds, 2)
         print(f"(2) training step (forward+backward+SGD), batch 2, 8x224x224: speed-up over MMAction2 "
               f"(median (range) of {rounds} rounds x 2 calls; target >= 1.15)")
-        print(f"    tanet            {fmt_range(figures['speedup'])}x")
+        for name, values in figures["speedup"].items():
+            print(f"    {name:<20} {fmt_range(values)}x")
         print("    ms: " + ", ".join(f"{k} {v:.0f}" for k, v in figures["ms"].items()))
     if args.only in (None, "memory"):
         figures = results["memory"] = bench_memory()
         print("(3) training peak-RSS growth, one step, batch 2, 8x224x224, median of 3 fresh processes each "
               "(target: tanet <= MMAction2)")
-        print(f"    tanet / mmaction2  {figures['tanet_over_mmaction2']:.3f}")
+        for name, value in figures["over_mmaction2"].items():
+            print(f"    {name} / mmaction2  {value:.3f}")
         print("    MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in figures["MiB"].items()))
     print(f"done, {machine_load()}")
     if args.json:

@@ -60,6 +60,9 @@ def test_fused_path_gives_the_eager_logits_for_every_family(name):
     assert expected.abs().max() > 0.5  # logits of a useful scale, so the tolerance means something
     assert float((got - expected).abs().max()) <= TOLERANCE
     assert batchnorms(fused) == []  # every BatchNorm folded, TAM's branch BatchNorms included
+    # every block runs the forward that adds the identity in place; the original keeps its own
+    assert not any(type(m) in (Bottleneck, BasicBlock) for m in fused.modules())
+    assert any(type(m) in (Bottleneck, BasicBlock) for m in model.modules())
     # the original is untouched: same keys, same values, same mode
     assert model.state_dict().keys() == before.keys()
     assert all(torch.equal(model.state_dict()[key], value) for key, value in before.items())
