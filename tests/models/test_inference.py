@@ -148,7 +148,7 @@ def test_compiled_mode_compiles_the_fused_model_with_frozen_weights(monkeypatch)
     monkeypatch.setattr(nn.Module, "compile", lambda self, *args, **kwargs: calls.append((self, args, kwargs)))
     model = trained_looking(tanet.create_model("tanet_r18", **TINY))
     compiled = prepare_for_inference(model, "compiled")
-    assert calls == [(compiled, (), {"options": {"freezing": True}})]
+    assert calls == [(compiled, (), {"dynamic": False, "options": {"freezing": True}})]
     assert batchnorms(compiled) == [] and inference_path(compiled) == "compiled"
     assert not any(p.requires_grad for p in compiled.parameters())  # freezing needs constant weights
 

@@ -228,6 +228,8 @@ def prepare_for_inference(
     model.register_forward_pre_hook(_refuse_training)
     if mode == "compiled":
         # freezing: inductor treats the weights as constants (folds, prepacks them for oneDNN); it
-        # applies to graphs compiled without autograd, i.e. under torch.no_grad / inference_mode
-        model.compile(options={"freezing": True})
+        # applies to graphs compiled without autograd, i.e. under torch.no_grad / inference_mode.
+        # dynamic=False: one static graph per batch size (an evaluation has at most two: the view chunk
+        # and the remainder), never a dynamic-batch graph serving every size
+        model.compile(dynamic=False, options={"freezing": True})
     return model
