@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from tanet import TAM, adaptive_temporal_conv, adaptive_temporal_conv_reference, create_model
-from tanet.models.inference import prepare_for_inference
+from tanet.models.inference import prepare_for_inference, to_channels_last
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt_range, interleaved_rounds, machine_load, ratios  # noqa: E402
@@ -104,13 +104,16 @@ def bench_latency(rounds: int, calls: int = 3, size: int = 224, num_segments: in
 
 
 def bench_train_step(rounds: int, calls: int = 2, size: int = 224, num_segments: int = 8) -> dict:
-    """One training step (forward + backward + SGD step), batch 2, tanet_r50 vs tsn_r50."""
+    """One training step (forward + backward + SGD step), batch 2, tanet_r50 vs tsn_r50, with the
+    default layout and with ``runtime.channels_last``."""
     torch.manual_seed(0)
     clips = torch.randn(2, 3, num_segments, size, size)
     labels = torch.tensor([1, 2])
 
-    def step_of(name: str) -> Callable[[], None]:
+    def step_of(name: str, channels_last: bool) -> Callable[[], None]:
         model = create_model(name, num_classes=400, num_segments=num_segments).train()
+        if channels_last:
+            to_channels_last(model)
         optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
 
         def step() -> None:
@@ -120,9 +123,12 @@ def bench_train_step(rounds: int, calls: int = 2, size: int = 224, num_segments:
 
         return step
 
-    medians = interleaved_rounds({name: step_of(name) for name in ("tanet_r50", "tsn_r50")}, rounds, calls)
+    steps = {f"{name} {layout}": step_of(name, layout == "channels_last")
+             for layout in ("default", "channels_last") for name in ("tanet_r50", "tsn_r50")}
+    medians = interleaved_rounds(steps, rounds, calls)
     return {
-        "tanet_over_tsn": ratios(medians["tanet_r50"], medians["tsn_r50"]),
+        "ratios": {f"tanet_r50 / tsn_r50 ({layout})": ratios(medians[f"tanet_r50 {layout}"], medians[f"tsn_r50 {layout}"])
+                   for layout in ("default", "channels_last")},
         "ms": {name: statistics.median(values) * 1e3 for name, values in medians.items()},
     }
 
@@ -204,7 +210,8 @@ def main() -> None:
         results["train"] = train = bench_train_step(rounds)
         print(f"(3b) training step (forward+backward+SGD), batch 2, 8x224x224 "
               f"(median (range) of {rounds} rounds x 2 interleaved calls; target <= 1.04)")
-        print(f"    tanet_r50 / tsn_r50            {fmt_range(train['tanet_over_tsn'], 3)}")
+        for label, values in train["ratios"].items():
+            print(f"    {label:<36} {fmt_range(values, 3)}")
         print("    ms: " + ", ".join(f"{k} {v:.0f}" for k, v in train["ms"].items()))
     if args.only in (None, "memory"):
         results["memory"] = memory = bench_memory()
