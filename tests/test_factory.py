@@ -95,3 +95,14 @@ def test_mismatched_2d_checkpoint_names_file_and_keys(tmp_path):
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(PretrainedMismatchError, match="garbage.pth"):
         tanet.create_model("tsn_r18", pretrained=tmp_path / "garbage.pth")
+
+
+def test_pretrained_true_says_where_the_file_must_be(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANET_HOME", str(tmp_path))
+    # timm's form: the model's first published weights (the official release for tanet_r50)
+    with pytest.raises(FileNotFoundError) as error:
+        tanet.create_model("tanet_r50", pretrained=True)
+    message = str(error.value)
+    assert str(tmp_path / "weights" / "tam_k400_8f.pth.tar") in message and "weights_path=" in message
+    with pytest.raises(ValueError, match="no published weights for 'tanet_r18'.*tanet_r50"):
+        tanet.create_model("tanet_r18", pretrained=True)

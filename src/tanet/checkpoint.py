@@ -11,13 +11,22 @@ code. Keys::
     class_names   list[str] or None
     epoch, optimizer, scheduler, scaler, rng_per_rank, config, best_top1, history   (training state)
 
+Checkpoints of other code may carry Python objects beside their weights (MMAction2's runner writes
+mmengine's ``message_hub``); :func:`load_checkpoint_inert` reads such files without running any of
+their code: every global outside a small allowlist (tensor rebuilding, ``OrderedDict``, numpy
+numbers) becomes an inert placeholder, allowed only outside the weights, and is reported by name.
+
 Every path that puts weights into a model ends in :func:`load_state_checked`, which names the file
 and lists missing, unexpected and mis-shaped keys.
 """
 from __future__ import annotations
 
+import _compat_pickle
+import collections
 import os
 import pickle
+import re
+import types
 import zipfile
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -36,6 +45,8 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint_file",
+    "load_checkpoint_inert",
+    "strip_ansi",
     "is_native_checkpoint",
     "extract_model_state",
     "strip_module_prefix",
@@ -105,9 +116,10 @@ def load_checkpoint_file(path: PathLike, map_location: Any = "cpu", *, allow_num
         with context:
             data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        refused = _refused_global(error)
         raise CheckpointError(
-            path, "refused to load: the file holds Python objects that are not plain tensors/"
-            f"containers, and untrusted pickles are never executed ({_first_line(error)})"
+            path, "refused to load: the file holds Python objects that are not plain tensors/containers"
+            + (f" ({refused})" if refused else "") + ", and untrusted pickles are never executed"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         raise CheckpointError(path, f"not a readable PyTorch checkpoint (truncated or corrupt?): "
@@ -117,9 +129,182 @@ def load_checkpoint_file(path: PathLike, map_location: Any = "cpu", *, allow_num
     return data
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (torch puts some in its error messages)."""
+    return _ANSI.sub("", text)
+
+
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
+    text = strip_ansi(str(error)).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _refused_global(error: BaseException) -> str:
+    """The class torch's weights-only unpickler refused, from its (long, coloured) message."""
+    match = re.search(r"GLOBAL ([\w.]+)", strip_ansi(str(error)))
+    return f"class {match.group(1)}" if match else _first_line(error)
+
+
+# --------------------------------------------------------------------------- inert unpickling
+
+
+class _Inert:
+    """Stands for an object whose class the file names but which is never rebuilt: construction,
+    ``__setstate__`` and item/append calls from the pickle stream do nothing."""
+
+    _global_name = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<not loaded: {self._global_name}>"
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    # as torch's, but a tensor never gets hooks (callables) from the file
+    return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+                                           collections.OrderedDict(), metadata)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks):
+    return torch._utils._rebuild_parameter(data, requires_grad, collections.OrderedDict())
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes, and for nothing else."""
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode(..., {encoding!r})")
+    return text.encode("latin1")
+
+
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    """The globals rebuilt for real: tensors, ``OrderedDict``, plain builtins, numpy numbers/arrays.
+    None of them runs code from the file (no ``getattr``, no arbitrary callables, no tensor hooks)."""
+    import numpy as np
+
+    allowed: dict[tuple[str, str], Any] = {
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch", "Size"): torch.Size,
+        ("torch", "device"): torch.device,
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "Counter"): collections.Counter,
+        ("_codecs", "encode"): _latin1_bytes,  # bytes in protocol-2 pickles
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "complex"): complex,
+        ("builtins", "bytearray"): bytearray,
+        ("numpy", "dtype"): np.dtype,
+        ("numpy", "ndarray"): np.ndarray,
+    }
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        core = getattr(np, "_core", None) or np.core
+        allowed[(module, "scalar")] = core.multiarray.scalar
+        allowed[(module, "_reconstruct")] = core.multiarray._reconstruct
+    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "float16", "float32", "float64"):
+        dtype_class = type(np.dtype(name))
+        allowed[("numpy.dtypes", dtype_class.__name__)] = dtype_class
+    for name in dir(torch):
+        if isinstance(getattr(torch, name, None), torch.dtype):
+            allowed[("torch", name)] = getattr(torch, name)
+    return allowed
+
+
+def _inert_pickle_module(ignored: list[str]) -> types.ModuleType:
+    """A ``pickle_module`` for ``torch.load`` whose unpickler rebuilds only allowed globals."""
+    allowed = _allowed_globals()
+    placeholders: dict[str, type] = {}
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) in _compat_pickle.NAME_MAPPING:  # Python 2 names in protocol-2 pickles
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+            if (module, name) in allowed:
+                return allowed[(module, name)]
+            full = f"{module}.{name}"
+            if full not in placeholders:
+                placeholders[full] = type(f"Inert[{full}]", (_Inert,), {"_global_name": full})
+                ignored.append(full)
+            return placeholders[full]
+
+    module = types.ModuleType("tanet_inert_pickle")
+    module.Unpickler = Unpickler
+    module.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
+    return module
+
+
+def _without_placeholders(value: Any) -> Any:
+    """The loaded structure with each placeholder replaced by its ``<not loaded: ...>`` text."""
+    if isinstance(value, _Inert):
+        return repr(value)
+    if isinstance(value, dict) and not isinstance(value, torch.Tensor):
+        cleaned = type(value)() if type(value) in (dict, collections.OrderedDict) else {}
+        for key, item in value.items():
+            cleaned[_without_placeholders(key)] = _without_placeholders(item)
+        return cleaned
+    if isinstance(value, (list, tuple)):
+        items = [_without_placeholders(item) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _placeholders_in(weights: Mapping[str, Any]) -> list[str]:
+    return [f"{key} ({value._global_name})" for key, value in weights.items() if isinstance(value, _Inert)] + [
+        f"{key} ({type(value).__name__})" for key, value in weights.items()
+        if not isinstance(value, (torch.Tensor, _Inert))]
+
+
+def load_checkpoint_inert(path: PathLike, map_location: Any = "cpu") -> tuple[dict, list[str]]:
+    """Read a checkpoint that may carry Python objects beside its weights, running none of their code.
+
+    Tries :func:`load_checkpoint_file` (``weights_only``) first. If the file holds other objects (an
+    MMAction2/mmengine ``epoch_N.pth`` with its ``message_hub``), it is read again with an unpickler
+    that rebuilds only tensors, ``OrderedDict``, plain builtins and numpy numbers, and turns every
+    other global into an inert placeholder (shown as ``"<not loaded: module.Class>"`` in the result).
+    Placeholders are accepted only outside the weights (``state_dict`` / ``model`` / a bare state
+    dict), which must hold tensors only. Returns the checkpoint dict and the ignored global names.
+    """
+    try:
+        return load_checkpoint_file(path, map_location), []
+    except CheckpointError as error:
+        if not error.reason.startswith("refused to load"):
+            raise
+    ignored: list[str] = []
+    try:
+        data = torch.load(Path(path), map_location=map_location, weights_only=False,
+                          pickle_module=_inert_pickle_module(ignored))
+    except Exception as error:  # noqa: BLE001 - whatever a foreign pickle does, report it as one line
+        raise CheckpointError(path, f"cannot read the weights without running the file's code: "
+                                    f"{type(error).__name__}: {_first_line(error)}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(path, f"expected a dict at the top level, got {type(data).__name__}")
+    weights = extract_model_state(data, source=path)
+    bad = _placeholders_in(weights)
+    if bad:
+        raise CheckpointError(path, "refused to load: the weights hold Python objects that are not tensors: "
+                                    + _listing(bad) + "; untrusted pickles are never executed")
+    return _without_placeholders(data), ignored
 
 
 def is_native_checkpoint(data: Mapping[str, Any]) -> bool:

@@ -35,6 +35,9 @@ def test_cli_writes_and_reports(tmp_path, capsys):
     # A value that cannot work is a UsageError, which the command line reports with exit code 2.
     with pytest.raises(UsageError, match="even"):
         synth("--size", "33", "--out", str(tmp_path))
+    from tanet.cli import main
+
+    assert main(["synth", "--size", "33", "--out", str(tmp_path)]) == 2
 
 
 def test_quick_help_describes_the_preset_in_words():

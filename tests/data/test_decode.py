@@ -225,3 +225,19 @@ def test_pyav_thread_options(mp4_video):
     for threads in (0, 2):
         frames = read_frames(mp4_video, [3, 30, 49], PyAVBackend(num_threads=threads))
         np.testing.assert_array_equal(frames.numpy(), reference[[3, 30, 49]])
+
+
+@pytest.mark.parametrize("backend", VIDEO_BACKENDS)
+@pytest.mark.parametrize("fps", [10, 24])
+def test_frame_rate_and_duration(tmp_path, backend, fps):
+    path = write_video(tmp_path / f"clip{fps}.mp4", synthetic_frames(36, 32, 48), fps=fps)
+    with get_backend(backend).open(path) as reader:
+        assert reader.num_frames == 36
+        assert reader.fps == pytest.approx(fps)
+        assert reader.duration == pytest.approx(36 / fps)
+
+
+def test_frame_folder_has_no_frame_rate(tmp_path):
+    _write_jpegs(tmp_path / "frames", synthetic_frames(3, 16, 16), "img_{:05d}.jpg", 1)
+    with FrameFolderBackend().open(tmp_path / "frames") as reader:
+        assert reader.num_frames == 3 and reader.fps is None and reader.duration is None

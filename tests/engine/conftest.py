@@ -41,3 +41,25 @@ def tiny_config(videos, out: Path, *extra: str):
         f"data.val_list={videos.val_list}", f"data.class_names={videos.classes_file}",
         f"runtime.out={out}", "runtime.progress=false", *extra,
     ])
+
+
+@pytest.fixture
+def tiny_checkpoint(tiny_videos, tmp_path):
+    """An untrained tiny TANet (randomised BatchNorm statistics) with the tiny set's 4 class names, saved
+    in tanet's format with a recipe of 32-pixel crops."""
+    import torch
+
+    import tanet
+    from interop.conftest import randomise
+    from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
+    from tanet.engine.config import TrainConfig
+
+    torch.manual_seed(0)
+    model = randomise(tanet.create_model("tanet_r18", num_classes=4, num_segments=4, width=0.125))
+    config = TrainConfig()
+    config.data.size, config.data.scale_size = 32, 36
+    path = tmp_path / "run" / "best.pt"
+    save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": model.state_dict(),
+                           "model_config": model.model_config, "class_names": list(tiny_videos.class_names),
+                           "config": config.to_dict()})
+    return path

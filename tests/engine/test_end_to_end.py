@@ -21,7 +21,8 @@ def test_train_test_predict_commands(tiny_videos, tmp_path, capsys):
                  "--class-names", str(tiny_videos.classes_file), "--epochs", "2", "--out", str(run),
                  "--no-progress"])
     assert code == 0
-    assert {"config.yaml", "last.pt", "best.pt", "log.jsonl", "log.csv"} <= {p.name for p in run.iterdir()}
+    written = {p.name for p in run.iterdir()}
+    assert {"config.yaml", "last.pt", "best.pt", "log.jsonl", "log.csv", "curves.png"} <= written
     history = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2]
     assert history[1]["train_loss"] < history[0]["train_loss"]  # it learns

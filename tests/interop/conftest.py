@@ -54,11 +54,15 @@ def write_official_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return out
 
 
-def write_mmaction2_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The documented MMAction2 TANet layout: ConvModules (conv/bn), TA-Blocks as 'block' + 'tam',
-    shortcut 'downsample.conv/bn', classifier 'cls_head.fc_cls'."""
+def write_mmaction2_layout(state: dict[str, torch.Tensor], *, shift: bool = False) -> dict[str, torch.Tensor]:
+    """MMAction2's layout (checked against the key lists MMAction2 1.2.0 writes, data/): ConvModules
+    (conv/bn); TANet's TA-Blocks as 'block' + 'tam'; ResNetTSM's shift around conv1's conv
+    ('conv1.conv.net', with ``shift``); shortcut 'downsample.conv/bn'; classifier 'cls_head.fc_cls'."""
     conv_module = {"conv1": "conv1.conv", "bn1": "conv1.bn", "conv2": "conv2.conv", "bn2": "conv2.bn",
                    "conv3": "conv3.conv", "bn3": "conv3.bn"}
+    if shift:
+        conv_module["conv1"] = "conv1.conv.net"
+    wrapped = any(".tam." in key for key in state)  # TANet wraps each block as 'block'
     out = {}
     for key, value in state.items():
         parts = key.split(".")
@@ -69,10 +73,13 @@ def write_mmaction2_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
             if layer == "tam":
                 inner = ["tam", *rest]
             elif layer == "downsample":
-                inner = ["block", "downsample", {"0": "conv", "1": "bn"}[rest[0]], *rest[1:]]
+                inner = ["downsample", {"0": "conv", "1": "bn"}[rest[0]], *rest[1:]]
             else:
-                inner = ["block", conv_module[layer], *rest]
+                inner = [conv_module[layer], *rest]
+            if wrapped and layer != "tam":
+                inner = ["block", *inner]
             out[".".join(["backbone", stage, block, *inner])] = value
         else:
-            out["backbone." + conv_module[parts[1]] + "." + ".".join(parts[2:])] = value
+            stem = {"conv1": "conv1.conv", "bn1": "conv1.bn"}[parts[1]]
+            out["backbone." + stem + "." + ".".join(parts[2:])] = value
     return out

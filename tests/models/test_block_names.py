@@ -9,7 +9,8 @@ from tanet.models import BlockNameError, parse_block_name, resolve_block
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("layer3.5", (3, 5)), ("backbone.layer1.0", (1, 0)), ("stage4_6b", (3, 5)), ("stage5_3b", (4, 2)),
+    [("layer3.5", (3, 5)), ("backbone.layer1.0", (1, 0)), ("backbone.layer4.1.tam", (4, 1)), ("stage4_6b", (3, 5)),
+     ("stage5_3b", (4, 2)),
      ("stage2_1", (1, 0)), ("stage3_4a", (2, 3))],
 )
 def test_parse_block_name(name, expected):

@@ -248,3 +248,22 @@ def test_tanet_keeps_no_more_activations_than_tsn_in_training():
     # TAM's branches keep only (N, C, T)-sized tensors; its output is recomputed in the backward.
     # (Keeping the output, as conv(tam(x)) does, measures 1.09 here.)
     assert saved["tanet_r50"] / saved["tsn_r50"] < 1.02
+
+
+def test_capture_takes_block_names_as_well_as_module_names():
+    import tanet
+
+    model = tanet.create_model("tanet_r18", num_classes=3, num_segments=4, width=0.125).eval()
+    clips = torch.randn(2, 3, 4, 32, 32)
+    with TAMCapture(model, names=["layer4.1", "backbone.layer3.1.tam", "layer2.0.tam"]) as short, torch.no_grad():
+        model(clips)
+    with TAMCapture(model, names=["backbone.layer4.1.tam"]) as full, torch.no_grad():
+        model(clips)
+    assert short.full_names == {"layer4.1": "backbone.layer4.1.tam", "backbone.layer3.1.tam": "backbone.layer3.1.tam",
+                                "layer2.0.tam": "backbone.layer2.0.tam"}
+    torch.testing.assert_close(short.stacked("layer4.1").adaptive_kernel,
+                               full.stacked("backbone.layer4.1.tam").adaptive_kernel)
+    with pytest.raises(KeyError, match="ambiguous"):
+        TAMCapture(model, names=["1.tam"])
+    with pytest.raises(KeyError, match="no TAM named 'layer9.0'"):
+        TAMCapture(model, names=["layer9.0"])

@@ -22,7 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-videos": ("check_videos", "find unreadable videos in a list file; write a cleaned list"),
     "train": ("train", "train a model from a YAML recipe (one CPU or many GPUs)"),
     "test": ("test", "evaluate a checkpoint: top-1/top-5/mean class accuracy"),
+    "plot": ("plot", "plot loss, top-1 and learning rate per epoch of one or more training runs"),
     "predict": ("predict", "top-k class names for video files"),
+    "weights": ("weights", "list the published checkpoints; where a file must be to use one by name"),
     "convert": ("convert", "convert an official-TAM or MMAction2 checkpoint to a tanet checkpoint"),
     "export": ("export", "export a model to ONNX or a torch.export program"),
     "kernels": ("kernels", "plot and compare learned TAM kernels (V, Θ) with I3D's, per block and data set"),
@@ -53,6 +55,13 @@ def command_parser(name: str):
     return parser, module
 
 
+def _one_line_warnings(command: str) -> None:
+    """Warnings (a skipped video, objects not loaded from a checkpoint) as one line, like errors."""
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *_: f"tanet {command}: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     from tanet.errors import TanetError, UsageError
 
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser, module = command_parser(command)
     args = parser.parse_args(argv[argv.index(command) + 1:])
+    _one_line_warnings(command)
     try:
         code = module.run(args)
     except KeyboardInterrupt:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-__all__ = ["add_out", "add_device", "add_amp", "add_num_segments", "add_strict_data", "add_progress", "add_inference"]
+__all__ = ["add_out", "add_device", "add_amp", "add_num_segments", "add_strict_data", "add_progress",
+           "add_model_source", "model_source", "add_inference"]
 
 
 def add_out(parser: argparse.ArgumentParser, default: Optional[str], help_text: str, *, required: bool = False) -> None:
@@ -37,6 +38,37 @@ def add_strict_data(parser: argparse.ArgumentParser) -> None:
 
 def add_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_model_source(parser: argparse.ArgumentParser, checkpoint_help: str) -> None:
+    """``--checkpoint FILE`` or a published checkpoint by name: ``--weights NAME [--weights-file FILE]``."""
+    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--weights", default=None, metavar="NAME",
+                        help="a published checkpoint by name instead (see `tanet weights list`)")
+    parser.add_argument("--weights-file", default=None, metavar="FILE",
+                        help="local copy of --weights (default: the cache, see `tanet weights info NAME`)")
+    parser.add_argument("--allow-unverified", action="store_true",
+                        help="use --weights that have no published checksum (the official TAM release)")
+
+
+def model_source(args: argparse.Namespace) -> tuple[str, Optional[list]]:
+    """The checkpoint file the command reads, and the class names of published weights (else None)."""
+    from tanet.errors import UsageError
+
+    if (args.checkpoint is None) == (args.weights is None):
+        raise UsageError("give --checkpoint FILE or --weights NAME (one of them)")
+    if args.weights_file is not None and args.weights is None:
+        raise UsageError("--weights-file is the local copy of --weights NAME; a plain file goes to --checkpoint")
+    if args.checkpoint is not None:
+        return args.checkpoint, None
+    from tanet.interop.weights import get_weights, resolve_weights_file
+
+    try:
+        entry = get_weights(args.weights)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    path = resolve_weights_file(entry, args.weights_file, allow_unverified=args.allow_unverified)
+    return str(path), entry.load_class_names()
 
 
 def add_inference(parser: argparse.ArgumentParser, default: str = "fused") -> None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import add_out
+from ._options import add_model_source, add_out, model_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("onnx", "torch-export"), default="onnx")
     add_out(parser, None, "file to write (.onnx or .pt2)", required=True)
-    parser.add_argument("--checkpoint", help="checkpoint (native, official TAM or MMAction2 layout)")
+    add_model_source(parser, "checkpoint (native, official TAM or MMAction2 layout)")
     parser.add_argument("--model", help="model name (default: from the checkpoint)")
-    parser.add_argument("--pretrained", dest="weights_name", help="published weights name, e.g. tam_k400_8f")
-    parser.add_argument("--weights", help="local file for --pretrained (else the cache)")
-    parser.add_argument("--allow-unverified", action="store_true", help="use weights that have no known checksum")
     parser.add_argument("--size", type=int, default=224, help="crop size H = W of the exported input")
     parser.add_argument("--exporter", choices=("dynamo", "torchscript"), default="dynamo")
     parser.add_argument("--opset", type=int, default=None)
@@ -27,18 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from tanet.errors import UsageError
     from tanet.factory import create_model
     from tanet.interop.export import check_onnx, example_clips, export_onnx, export_program
 
-    if args.checkpoint:
-        model = create_model(args.model, checkpoint=args.checkpoint)
-    elif args.model and args.weights_name:
-        model = create_model(args.model, weights=args.weights_name, weights_path=args.weights,
-                             allow_unverified=args.allow_unverified)
-    else:
-        raise UsageError("give --checkpoint CKPT, or --model NAME --pretrained WEIGHTS [--weights FILE]")
-    model = model.eval()
+    checkpoint, _ = model_source(args)
+    model = create_model(args.model, checkpoint=checkpoint).eval()
     clips = example_clips(model, batch_size=2, size=args.size)
     if args.format == "torch-export":
         torch.export.save(export_program(model, clips, inference=args.inference), args.out)

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_amp, add_device, add_inference, add_num_segments, add_out, add_progress, add_strict_data
+from ._options import (add_amp, add_device, add_inference, add_model_source, add_num_segments, add_out,
+                       add_progress, add_strict_data, model_source)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True,
-                        help="checkpoint written by `tanet train` (or official TAM / MMAction2 layout)")
+    add_model_source(parser, "checkpoint written by `tanet train` (or official TAM / MMAction2 layout)")
     parser.add_argument("--val-list", required=True, help="list file of the test videos")
     parser.add_argument("--root", default=None, help="folder the list paths are relative to")
-    add_out(parser, None, "folder for metrics.json, confusion.png and confusion.csv")
+    add_out(parser, None, "folder for metrics.json, confusion.png and confusion.csv (default: "
+                          "test-<list>-<protocol> next to the checkpoint, numbered when taken)")
+    parser.add_argument("--dump", default=None, metavar="FILE.json|FILE.csv",
+                        help="also write every video's predicted class and scores (as MMAction2's --dump)")
     parser.add_argument("--protocol", default="efficient", choices=["efficient", "accurate", "dense"],
                         help="efficient: 1 clip x centre crop; accurate: 2 clips x 3 crops at 256 "
                              "(Something-Something); dense: 10 clips x 3 crops (Kinetics)")
@@ -37,11 +40,14 @@ def run(args: argparse.Namespace) -> int:
     from tanet.data.lists import read_class_names
     from tanet.engine.distributed import env_dist_info
     from tanet.engine.evaluation import format_metrics_table
+    from tanet.engine.results import default_out_dir
     from tanet.engine.testing import test_checkpoint
 
-    names = read_class_names(args.class_names) if args.class_names else None
+    checkpoint, published_names = model_source(args)
+    names = read_class_names(args.class_names) if args.class_names else published_names
+    out = args.out or default_out_dir(args.val_list, args.protocol, checkpoint=args.checkpoint, weights=args.weights)
     metrics = test_checkpoint(
-        args.checkpoint, args.val_list, args.root, out=args.out, protocol=args.protocol,
+        checkpoint, args.val_list, args.root, out=out, protocol=args.protocol, dump=args.dump,
         average=args.average, view_chunk=args.view_chunk, batch_size=args.batch_size,
         num_workers=args.workers, device=args.device, amp=args.amp,
         num_segments=args.num_segments, size=args.size, scale_size=args.scale_size,
@@ -50,6 +56,5 @@ def run(args: argparse.Namespace) -> int:
     if env_dist_info().is_main:
         print(format_metrics_table(metrics, title=f"{metrics['model']} "
                                    f"({metrics['num_segments']} frames, {args.protocol} protocol)"))
-        if args.out:
-            print(f"wrote {args.out}/metrics.json, confusion.png, confusion.csv")
+        print(f"wrote {out}/metrics.json, confusion.png, confusion.csv" + (f"; {args.dump}" if args.dump else ""))
     return 0

@@ -15,6 +15,10 @@ FLAGS = {
     "--num-classes": ("model.num_classes", int, "number of classes"),
     "--num-segments": ("model.num_segments", int, "frames per clip T (alias --segments)"),
     "--pretrained": ("model.pretrained", str, "a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part"),
+    "--init-from": ("model.init_from", str, "fine-tune from a video checkpoint (tanet, official TAM, MMAction2): "
+                    "backbone and temporal modules, and the classifier when the class count matches"),
+    "--weights": ("model.weights", str, "fine-tune from a published checkpoint by name (`tanet weights list`)"),
+    "--weights-file": ("model.weights_file", str, "local copy of --weights (default: $TANET_HOME/weights/...)"),
     "--train-list": ("data.train_list", str, "training list file (`path label` lines)"),
     "--val-list": ("data.val_list", str, "validation list file"),
     "--root": ("data.root", str, "folder the list paths are relative to"),
@@ -38,6 +42,7 @@ SWITCHES = {
     "--sync-bn": ("runtime.sync_bn", "SyncBatchNorm across processes (GPU)"),
     "--partial-bn": ("optim.partial_bn", "freeze all BatchNorm2d but the first"),
     "--strict-data": ("data.strict", "fail on an unreadable video instead of skipping it (with a warning)"),
+    "--allow-unverified": ("model.allow_unverified", "use --weights that have no published checksum"),
 }
 
 
@@ -68,6 +73,9 @@ def overrides_from_args(args: argparse.Namespace) -> list[str]:
     for flag, (key, _) in SWITCHES.items():
         if getattr(args, flag[2:].replace("-", "_")):
             items.append(f"{key}=true")
+    if args.class_names is not None and args.num_classes is None:
+        # a recipe's class count goes with its own class names (kinetics400: 400); new names, new count
+        items.append("model.num_classes=null")
     if args.no_progress:
         items.append("runtime.progress=false")
     for group in args.overrides:

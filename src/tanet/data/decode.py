@@ -73,10 +73,20 @@ def _check_indices(path: str, indices: Sequence[int], num_frames: int) -> list[i
 
 
 class VideoReader:
-    """An open video. ``num_frames`` is exact; ``read(indices)`` returns uint8 (N, H, W, 3)."""
+    """An open video. ``num_frames`` is exact; ``read(indices)`` returns uint8 (N, H, W, 3).
+
+    ``fps`` is the stream's average frame rate (None for a frame folder, which records none) and
+    ``duration`` the seconds its frames cover at that rate (``num_frames / fps``): frame ``i`` is
+    shown at about ``i / fps`` seconds.
+    """
 
     path: str
     num_frames: int
+    fps: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return self.num_frames / self.fps if self.fps else None
 
     def read(self, indices: Sequence[int]) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
@@ -128,6 +138,8 @@ class _PyAVReader(VideoReader):
             if not self._container.streams.video:
                 raise VideoDecodeError(path, "no video stream")
             self._stream = self._container.streams.video[0]
+            rate = self._stream.average_rate or self._stream.guessed_rate
+            self.fps = float(rate) if rate else None
             codec = self._stream.codec_context
             # Frame threading adds latency after every seek and multiplies threads by the
             # number of loader workers; one thread per worker is the default.
@@ -288,6 +300,7 @@ class _TorchCodecReader(VideoReader):
                 device="cpu",
             )
             self.num_frames = int(self._decoder.metadata.num_frames or len(self._decoder))
+            self.fps = float(self._decoder.metadata.average_fps) if self._decoder.metadata.average_fps else None
         except Exception as err:
             raise VideoDecodeError(path, f"cannot open: {err}") from None
         if self.num_frames == 0:

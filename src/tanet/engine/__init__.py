@@ -6,7 +6,11 @@ Python API::
     config = load_config("configs/cpu_tiny.yaml", ["optim.lr=0.02"])
     result = train(config)            # = Trainer(config).fit() -> TrainResult (paths, best top-1, history)
 
-Command line: ``tanet train``, ``tanet test``, ``tanet predict``.
+    from tanet.engine import predict_videos
+    for p in predict_videos(["clips/", "long.mp4"], "runs/x/best.pt"):   # folders, lists, globs
+        print(p.video, p.names[0], p.probabilities[0], p.timeline)        # timeline: long videos
+
+Command line: ``tanet train``, ``tanet test``, ``tanet predict``, ``tanet plot``.
 """
 from tanet.engine.config import (
     ConfigError,
@@ -21,6 +25,7 @@ from tanet.engine.config import (
 )
 from tanet.engine.evaluation import evaluate, predict_views
 from tanet.engine.optim import build_optimizer, build_param_groups
+from tanet.engine.predict import Prediction, predict_videos
 from tanet.engine.schedule import ScheduledLR, WarmupSchedule
 from tanet.engine.trainer import NonFiniteLossError, Trainer, TrainResult, train
 
@@ -28,5 +33,5 @@ __all__ = [
     "ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "RuntimeConfig", "ScheduleConfig",
     "TemporalConfig", "TrainConfig", "load_config", "evaluate", "predict_views", "build_optimizer",
     "build_param_groups", "ScheduledLR", "WarmupSchedule", "NonFiniteLossError", "Trainer", "TrainResult",
-    "train",
+    "train", "predict_videos", "Prediction",
 ]

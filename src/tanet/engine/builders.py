@@ -4,6 +4,7 @@ class names, the datasets and loaders; and the evaluation set-up of a trained ch
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
@@ -17,12 +18,14 @@ from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.loader import build_loader
 from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
+from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.factory import create_model, load_model
-from tanet.interop.loading import LoadedCheckpoint
+from tanet.interop.loading import LoadedCheckpoint, LoadReport
 from tanet.models.inference import InferenceMode, prepare_for_inference
 
 __all__ = [
-    "resolve_data", "synthetic_set", "model_options", "build_model", "resolve_class_names", "resolve_num_classes", "dataset_options",
+    "resolve_data", "synthetic_set", "model_options", "build_model", "build_model_with_report",
+    "resolve_class_names", "resolve_num_classes", "dataset_options",
     "build_datasets", "build_eval_loader", "EvalSetup", "load_for_eval", "config_from_checkpoint",
     "build_eval_dataset",
 ]
@@ -60,9 +63,24 @@ def model_options(config: TrainConfig) -> dict:
 
 
 def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    """The recipe's model, with the 2D weights of ``model.pretrained`` when set."""
-    return create_model(config.model.name, num_classes=num_classes, pretrained=config.model.pretrained,
-                        **model_options(config))
+    """The recipe's model: fresh, with the 2D weights of ``model.pretrained``, or started from the video
+    checkpoint of ``model.init_from`` / ``model.weights`` (see :func:`build_model_with_report`)."""
+    return build_model_with_report(config, num_classes)[0]
+
+
+def build_model_with_report(config: TrainConfig, num_classes: int, *, class_names: Optional[Sequence[str]] = None,
+                            fine_tune: bool = True) -> tuple[nn.Module, Optional[LoadReport]]:
+    """:func:`build_model`, and what fine-tuning loaded (None without ``init_from`` / ``weights``, or
+    with ``fine_tune=False``: a resumed run takes every weight from its own checkpoint). The
+    checkpoint's classifier is kept only for the run's classes (``class_names``, default: the
+    recipe's ``data.class_names``)."""
+    model = create_model(config.model.name, num_classes=num_classes, pretrained=config.model.pretrained,
+                         **model_options(config))
+    source = init_source(config.model) if fine_tune else None
+    if source is None:
+        return model, None
+    names = class_names if class_names is not None else resolve_class_names(config)
+    return model, init_from_checkpoint(model, source, names)
 
 
 def resolve_class_names(config: TrainConfig) -> Optional[list[str]]:
@@ -76,7 +94,7 @@ def resolve_num_classes(config: TrainConfig, class_names: Optional[Sequence[str]
         if class_names is not None and len(class_names) != config.model.num_classes:
             raise ConfigError(
                 f"model.num_classes is {config.model.num_classes} but {config.data.class_names} "
-                f"lists {len(class_names)} class names")
+                f"lists {len(class_names)} class names (model.num_classes=null takes the count from the names)")
         return config.model.num_classes
     if class_names is not None:
         return len(class_names)
@@ -130,7 +148,10 @@ def config_from_checkpoint(data: dict) -> TrainConfig:
         model["temporal"] = {**model.get("temporal", {}), **model.pop("extra")}
     try:
         return TrainConfig.from_dict(stored, source="the checkpoint's config")
-    except ConfigError:
+    except ConfigError as error:
+        # test and predict then crop and sample with the defaults, which may not be the training view
+        warnings.warn(f"the training recipe stored in the checkpoint cannot be read ({error}); the data "
+                      "settings (size, sampling, ...) fall back to the defaults: pass them explicitly", stacklevel=2)
         return TrainConfig()
 
 

@@ -54,6 +54,12 @@ class ModelConfig:
     dropout: float = 0.5
     width: float = 1.0
     pretrained: Optional[str] = None  # a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part
+    # fine-tuning: a video checkpoint (tanet, official TAM, MMAction2) whose backbone and temporal
+    # modules start the model; its classifier too when the class count matches, else a fresh one
+    init_from: Optional[str] = None
+    weights: Optional[str] = None  # the same from a published checkpoint by name (`tanet weights list`)
+    weights_file: Optional[str] = None  # local copy of model.weights (None: $TANET_HOME/weights)
+    allow_unverified: bool = False  # use model.weights although no checksum is published for it
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
 
@@ -196,6 +202,13 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= {low}, got {value}")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
+        sources = [key for key in ("pretrained", "init_from", "weights") if getattr(self.model, key)]
+        if len(sources) > 1:
+            raise ConfigError("give one of model.pretrained (a 2D ImageNet file), model.init_from (a video "
+                              "checkpoint) and model.weights (a published one), not " + " and ".join(sources))
+        if self.model.weights_file and not self.model.weights:
+            raise ConfigError("model.weights_file is the local copy of model.weights (a published name); "
+                              "for any other video checkpoint use model.init_from (--init-from FILE)")
         if not 0.0 <= self.model.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.model.dropout}")
         t = self.model.temporal

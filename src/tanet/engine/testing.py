@@ -4,13 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-import numpy as np
 import torch
 
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import build_eval_dataset, build_eval_loader, load_for_eval
+from tanet.engine.builders import build_eval_dataset, load_for_eval
 from tanet.engine.evaluation import evaluate, save_confusion_png
-from tanet.utils.io import atomic_write_json
+from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
+from tanet.errors import UsageError
+from tanet.utils.io import atomic_write_json, atomic_write_text
 
 __all__ = ["test_checkpoint"]
 
@@ -22,16 +23,21 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                     num_segments: Optional[int] = None, size: Optional[int] = None,
                     scale_size: Optional[int] = None, sampling: Optional[str] = None,
                     class_names: Optional[Sequence[str]] = None, strict: bool = False,
-                    progress: bool = True, inference: str = "fused") -> dict:
+                    progress: bool = True, dump: Optional[Union[str, Path]] = None,
+                    inference: str = "fused") -> dict:
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
     arguments override them. With ``out`` the main process writes ``metrics.json``
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
-    ``confusion.png`` / ``confusion.csv`` (rows: true class). Works under ``torchrun`` (each process
-    takes a shard). ``inference``: the model's inference path (see :func:`load_for_eval`).
-    Returns the metrics dict (with the ``confusion`` tensor).
+    ``confusion.png`` / ``confusion.csv`` (rows: true class; the header row and the first column
+    are the class names). ``dump`` (``.json`` or ``.csv``) receives every video's prediction and
+    scores (:func:`tanet.engine.results.write_dump`). ``inference``: the model's inference path (see
+    :func:`load_for_eval`). Works under ``torchrun`` (each process takes a shard). Returns the metrics
+    dict (with the ``confusion`` tensor).
     """
+    if dump is not None and Path(dump).suffix not in DUMP_SUFFIXES:
+        raise UsageError(f"--dump {dump}: write .json or .csv (got {Path(dump).suffix or 'no suffix'})")
     info = dist_utils.env_dist_info()
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
@@ -41,25 +47,45 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
         names = list(class_names) if class_names is not None else setup.class_names
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
                                      sampling=sampling, strict=strict)
-        loader = build_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
-                                   world_size=info.world_size, device=torch_device)
+        loader = indexed_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
+                                     world_size=info.world_size, pin_memory=torch_device.type == "cuda")
         metrics = evaluate(model, loader, model.num_classes, average=average,
                            view_chunk=view_chunk, device=torch_device, amp=amp,
-                           progress=progress and info.is_main, desc=f"test ({protocol})")
+                           progress=progress and info.is_main, desc=f"test ({protocol})",
+                           return_scores=dump is not None)
         metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
                        model=model.model_config["name"], inference=inference)
+        if dump is not None:
+            indices, scores = _gather_scores(loader.indices, metrics.pop("scores"), info.enabled)
+            metrics.pop("labels")
+            if info.is_main:
+                records = dataset.records
+                write_dump(dump, [r.path for r in records], [r.label for r in records], indices, scores, names,
+                           model.num_classes, {k: metrics[k] for k in ("checkpoint", "protocol", "average", "model")})
         if out is not None and info.is_main:
             out_dir = Path(out)
             out_dir.mkdir(parents=True, exist_ok=True)
             serialisable = {k: v for k, v in metrics.items() if not isinstance(v, torch.Tensor)}
             atomic_write_json(out_dir / "metrics.json", serialisable)
             save_confusion_png(metrics["confusion"], out_dir / "confusion.png", names)
-            np.savetxt(out_dir / "confusion.csv", metrics["confusion"].numpy(), fmt="%d", delimiter=",")
+            atomic_write_text(out_dir / "confusion.csv", confusion_csv(metrics["confusion"], names))
         return metrics
     finally:
         if info.enabled:
             dist_utils.cleanup_distributed()
+
+
+def _gather_scores(indices: list, scores: torch.Tensor, distributed: bool) -> tuple[list, torch.Tensor]:
+    """Every process's (video index, scores) rows, on every process."""
+    if not distributed:
+        return list(indices), scores
+    import torch.distributed as dist
+
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, (list(indices), scores.cpu()))
+    return ([i for part, _ in gathered for i in part],
+            torch.cat([part for _, part in gathered]) if gathered else scores)
 
 
 test_checkpoint.__test__ = False  # not a pytest test despite the name

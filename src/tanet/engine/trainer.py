@@ -34,13 +34,14 @@ from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import (
     build_datasets,
     build_eval_loader,
-    build_model,
+    build_model_with_report,
     resolve_class_names,
     resolve_data,
     resolve_num_classes,
 )
 from tanet.engine.config import ConfigError, TrainConfig, save_config
 from tanet.engine.evaluation import autocast_context, evaluate
+from tanet.engine.finetune import describe_init
 from tanet.engine.optim import build_optimizer, build_param_groups, scaled_lr, set_train_mode, trainable_parameters, unwrap
 from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from tanet.engine.run_log import RunLogger
@@ -116,6 +117,7 @@ class Trainer:
         config = resolve_data(config)  # a synthetic set named by the recipe fills in the data paths
         self.config = config
         self.step_hook = step_hook
+        self._run_logger: Optional[RunLogger] = None  # set while fit() runs (per-iteration logging)
         rt = config.runtime
         info = dist_utils.env_dist_info()
         self.device = dist_utils.select_device(rt.device, info)
@@ -152,8 +154,10 @@ class Trainer:
             train_set, built_val = build_datasets(config, self.class_names, self.num_classes)
             val_set = val_set if val_set is not None else built_val
         self.train_set, self.val_set = train_set, val_set
+        self.init_report = None  # what fine-tuning (model.init_from / model.weights) loaded
         if model is None:
-            model = build_model(config, self.num_classes)
+            model, self.init_report = build_model_with_report(config, self.num_classes, class_names=self.class_names,
+                                                              fine_tune=self._resume_path() is None)
         self.model_config = dict(getattr(model, "model_config", {}) or {})
         self.model_config.pop("pretrained", None)  # weights come from the checkpoint, not the file
 
@@ -249,6 +253,7 @@ class Trainer:
         """Train the remaining epochs; validate, log and checkpoint after each."""
         config, rt, s = self.config, self.config.runtime, self.config.schedule
         logger = RunLogger(self.out_dir, enabled=self.is_main, tensorboard=rt.tensorboard)
+        self._run_logger = logger  # per-iteration logging from train_epoch
         try:
             if self.is_main:
                 save_config(config, self.out_dir / "config.yaml")
@@ -280,6 +285,7 @@ class Trainer:
                 dist_utils.barrier()
         finally:
             logger.close()
+            self._run_logger = None
             self._close()
         return TrainResult(out_dir=self.out_dir, last_checkpoint=self.last_path, best_checkpoint=self.best_path,
                            best_top1=self.best_top1, final_metrics=final_metrics, history=self.history,
@@ -328,6 +334,7 @@ class Trainer:
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
+                step_lr = scheduler.current_lr
                 scheduler.step()
                 batch_n = labels.shape[0]
                 loss_sum += float(loss.detach().item()) * batch_n
@@ -341,6 +348,8 @@ class Trainer:
                 elif self.is_main and rt.log_every and (step + 1) % rt.log_every == 0:
                     print(f"epoch {epoch + 1} step {step + 1}/{self.iters_per_epoch} "
                           f"loss {loss_sum.item() / samples:.4f}", flush=True)
+                if self._run_logger is not None:
+                    self._run_logger.log_step(epoch * self.iters_per_epoch + step + 1, loss_value, step_lr)
                 if self.step_hook is not None:
                     self.step_hook(epoch, step, float(loss.detach().item()))
         finally:
@@ -425,6 +434,8 @@ class Trainer:
             "param groups: " + ", ".join(
                 f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in self.groups),
         ]
+        if self.init_report is not None:
+            lines.append(describe_init(self.init_report, self.num_classes))
         return "\n".join(lines)
 
     def _epoch_line(self, record: dict, run_started: float, epochs_done: int) -> str:

@@ -13,11 +13,13 @@ ImageNet ``base_model.fc`` is replaced by a parameter-free Dropout and the class
 (with ``dropout=0`` the classifier stays at ``base_model.fc``). TSM checkpoints of the same TSN
 wrapper wrap ``conv1`` of each block as ``conv1.net``.
 
-MMAction2 (``mmaction/models/backbones/{resnet,tanet}.py``, ``heads/tsm_head.py``): convs are
-``ConvModule`` (``convI.conv.weight`` + ``convI.bn.*``), the stem is ``backbone.conv1.{conv,bn}``,
-the shortcut ``downsample.{conv,bn}``; TANet wraps each block as ``block`` next to ``tam``, TSM wraps
-``conv1`` as ``conv1.net``; the classifier is ``cls_head.fc_cls``. Early MMAction2 releases had no
-BatchNorm in TAM's local branch (``tam.L.0``, ``tam.L.2``); see :func:`mmaction2_to_native`.
+MMAction2 (``mmaction/models/backbones/{resnet,resnet_tsm,tanet}.py``, ``heads/tsm_head.py``): convs
+are ``ConvModule`` (``convI.conv.weight`` + ``convI.bn.*``), the stem is ``backbone.conv1.{conv,bn}``,
+the shortcut ``downsample.{conv,bn}``; TANet wraps each block as ``block`` next to ``tam``; TSM
+(``ResNetTSM.make_temporal_shift``, ``shift_place='blockres'``) wraps the convolution inside the
+first ConvModule, ``blocks[i].conv1.conv = TemporalShift(b.conv1.conv)``, so its keys are
+``conv1.conv.net.weight`` beside ``conv1.bn.*`` (MMAction2 0.12 to 1.2; the key lists written by
+MMAction2 1.2.0 itself are in ``tests/interop/data/``); the classifier is ``cls_head.fc_cls``.
 
 Both foreign TSN wrappers take input (N, T*C, H, W) (frames stacked on channels) while this package
 takes (N, C, T, H, W); only the weights are converted, the computation is the same.
@@ -25,7 +27,6 @@ takes (N, C, T, H, W); only the weights are converted, the computation is the sa
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -103,10 +104,9 @@ _OFFICIAL_RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 _MMACTION_BLOCK_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^conv1\.conv\.net\.(.+)$"), r"conv1.\1"),  # TSM: the shift wraps conv1.conv
     (re.compile(r"^conv([1-3])\.conv\.(.+)$"), r"conv\1.\2"),
     (re.compile(r"^conv([1-3])\.bn\.(.+)$"), r"bn\1.\2"),
-    (re.compile(r"^conv1\.net\.conv\.(.+)$"), r"conv1.\1"),  # TSM
-    (re.compile(r"^conv1\.net\.bn\.(.+)$"), r"bn1.\1"),
     (re.compile(r"^downsample\.conv\.(.+)$"), r"downsample.0.\1"),
     (re.compile(r"^downsample\.bn\.(.+)$"), r"downsample.1.\1"),
     (re.compile(r"^(tam\..+)$"), r"\1"),
@@ -146,12 +146,7 @@ def official_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
 
 
 def mmaction2_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
-    """MMAction2 (``backbone.*`` with ConvModules, ``cls_head.fc_cls.*``) -> native keys.
-
-    Early MMAction2 TAMs have no BatchNorm in the local branch (``L.0`` conv, ``L.2`` conv). Our TAM
-    has one, so an *identity* BatchNorm is inserted (weight 1, bias 0, mean 0, var 1 - eps): eval-mode
-    outputs are unchanged; in training mode that BatchNorm normalises, so fine-tuning differs (warned).
-    """
+    """MMAction2 (``backbone.*`` with ConvModules, ``cls_head.fc_cls.*``) -> native keys."""
     state = strip_module_prefix(state)
     native: dict[str, torch.Tensor] = {}
     unrecognised: list[str] = []
@@ -171,35 +166,12 @@ def mmaction2_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:
                 inner = _apply(_MMACTION_BLOCK_RULES, match.group(2))
                 if inner is not None:
                     target = f"backbone.{match.group(1)}.{inner}"
-                    shift = shift or ".conv1.net." in key
+                    shift = shift or ".conv1.conv.net." in key
         if target is None:
             unrecognised.append(key)
             target = key
         native[target] = value
-    _insert_identity_local_bn(native)
     return ConvertedState(native, "mmaction2", unrecognised, shift)
-
-
-def _insert_identity_local_bn(native: dict[str, torch.Tensor], eps: float = 1e-5) -> None:
-    old_style = sorted(key[: -len("L.2.weight")] for key in native if key.endswith(".tam.L.2.weight"))
-    old_style = [prefix for prefix in old_style if f"{prefix}L.1.weight" not in native]
-    if not old_style:
-        return
-    warnings.warn(
-        f"{len(old_style)} TAM(s) come from an early MMAction2 release without BatchNorm in the local branch; "
-        "an identity BatchNorm was inserted (same eval outputs; it will normalise if you fine-tune)",
-        stacklevel=3,
-    )
-    for prefix in old_style:
-        last_conv = native.pop(f"{prefix}L.2.weight")
-        hidden = native[f"{prefix}L.0.weight"].shape[0]
-        like = last_conv.new_empty(0)
-        native[f"{prefix}L.1.weight"] = torch.ones(hidden, dtype=like.dtype)
-        native[f"{prefix}L.1.bias"] = torch.zeros(hidden, dtype=like.dtype)
-        native[f"{prefix}L.1.running_mean"] = torch.zeros(hidden, dtype=like.dtype)
-        native[f"{prefix}L.1.running_var"] = torch.full((hidden,), 1.0 - eps, dtype=like.dtype)
-        native[f"{prefix}L.1.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
-        native[f"{prefix}L.3.weight"] = last_conv
 
 
 def resnet2d_to_native(state: Mapping[str, torch.Tensor]) -> ConvertedState:

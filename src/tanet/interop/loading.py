@@ -8,6 +8,7 @@ and maps it to native keys; :func:`load_weights` puts it into a model through th
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from tanet.checkpoint import (
     CheckpointError,
     extract_model_state,
     is_native_checkpoint,
-    load_checkpoint_file,
+    load_checkpoint_inert,
     load_state_checked,
 )
 from tanet.modules.temporal import InflatedConv
@@ -46,6 +47,8 @@ class LoadedCheckpoint:
     unrecognised_keys: list[str]
     dropped_keys: list[str] = field(default_factory=list)  # e.g. the ImageNet classifier of a 2D file
     data: dict = field(default_factory=dict, repr=False)  # the whole file (training state, config, ...)
+    # Python objects outside the weights that were not rebuilt ("module.Class"), e.g. mmengine's message hub
+    ignored_objects: list[str] = field(default_factory=list)
 
     @property
     def backbone_only(self) -> bool:
@@ -79,12 +82,19 @@ def _class_names_from_meta(data: Mapping[str, Any]) -> Optional[list[str]]:
 
 
 def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") -> LoadedCheckpoint:
-    """Read a checkpoint (``torch.load(weights_only=True)``), detect its layout, map it to native keys.
+    """Read a checkpoint safely, detect its layout, map it to native keys.
 
-    The architecture comes from a native checkpoint's ``model_config``, else it is inferred from the
-    weights (:func:`~tanet.interop.architecture.infer_model_config`); a 2D backbone has none.
+    ``torch.load(weights_only=True)``; a file that also carries other Python objects (an MMAction2 /
+    mmengine ``epoch_N.pth`` with its ``message_hub``) has its weights read without running any of
+    that code, the objects named in ``ignored_objects`` and a warning
+    (:func:`tanet.checkpoint.load_checkpoint_inert`). The architecture comes from a native
+    checkpoint's ``model_config``, else it is inferred from the weights
+    (:func:`~tanet.interop.architecture.infer_model_config`); a 2D backbone has none.
     """
-    data = load_checkpoint_file(path)
+    data, ignored = load_checkpoint_inert(path)
+    if ignored:
+        warnings.warn(f"{path}: read the weights only; not loaded (objects of other code outside the "
+                      f"weights): {', '.join(ignored)}", UserWarning, stacklevel=2)
     native_file = is_native_checkpoint(data)
     state = extract_model_state(data, source=path)
     not_tensors = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
@@ -106,7 +116,7 @@ def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") 
     return LoadedCheckpoint(
         str(path), converted.source_format, converted.state_dict,
         dict(model_config) if model_config is not None else None,
-        list(class_names) if class_names else None, converted.unrecognised, converted.dropped, data,
+        list(class_names) if class_names else None, converted.unrecognised, converted.dropped, data, ignored,
     )
 
 

@@ -250,13 +250,15 @@ def resolve_weights_file(
         return cached
     if not entry.direct_download:
         raise FileNotFoundError(
-            f"{entry.name!r} is not cached ({cached}); it is published as a web folder, not a direct file: "
-            f"download it by hand from {entry.url} and pass weights_path=FILE (CLI --weights FILE) or put it at {cached}"
+            f"weights {entry.name!r} are not on this machine: put the file at {cached}, or pass its path as "
+            f"weights_path=FILE (CLI --weights-file FILE); it is published as a web folder, not a direct "
+            f"file: download it by hand from {entry.url}"
         )
     if not download:
         raise FileNotFoundError(
-            f"{entry.name!r} is not cached ({cached}); pass download=True to fetch {entry.url}, "
-            "or weights_path=FILE for a copy you already have"
+            f"weights {entry.name!r} are not on this machine: put the file at {cached}, or pass its path as "
+            f"weights_path=FILE (CLI --weights-file FILE); get it from {entry.url} (or pass download=True "
+            "on a machine with internet access)"
         )
     # the download is verified before it takes the cached name
     verify = lambda partial: verify_weights_file(partial, entry, allow_unverified=allow_unverified)  # noqa: E731

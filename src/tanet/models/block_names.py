@@ -1,6 +1,7 @@
 """Names of the residual blocks of a ResNet backbone.
 
-Torchvision style ``layer3.5`` (optionally prefixed ``backbone.``) or the paper's ``stage4_6b``: stage
+Torchvision style ``layer3.5`` (optionally prefixed ``backbone.`` and suffixed ``.tam``, the module
+names :class:`tanet.TAMCapture` records) or the paper's ``stage4_6b``: stage
 2..5 = layer1..4, the number after ``_`` counts blocks from 1; the optional trailing letter, the TA-Block
 style the paper writes next to it, is accepted and not used.
 """
@@ -21,7 +22,7 @@ __all__ = [
     "default_blocks",
 ]
 
-_LAYER_RE = re.compile(r"^(?:backbone\.)?layer([1-4])\.(\d+)$")
+_LAYER_RE = re.compile(r"^(?:backbone\.)?layer([1-4])\.(\d+)(?:\.tam)?$")  # TAMCapture's module names too
 _STAGE_RE = re.compile(r"^stage([2-5])_(\d+)([a-d]?)$")
 
 

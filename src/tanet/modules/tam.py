@@ -356,9 +356,12 @@ class TAMRecord:
 class TAMCapture:
     """Collects V and Θ of chosen TAMs over any number of forwards, without changing the forward.
 
-    >>> with TAMCapture(model) as capture:          # every TAM in the model
+    ``names``: module names (``backbone.layer3.5.tam``) or any unique suffix of them, such as the
+    block name ``layer3.5`` (the TAM inside it); ``records`` and :meth:`stacked` use the names as given.
+
+    >>> with TAMCapture(model, names=["layer3.5"]) as capture:   # None: every TAM in the model
     ...     model(clips)
-    >>> capture.records["backbone.layer3.5.tam"][0].adaptive_kernel.shape   # (N, C, K)
+    >>> capture.records["layer3.5"][0].adaptive_kernel.shape     # (N, C, K)
     """
 
     model: nn.Module
@@ -369,10 +372,23 @@ class TAMCapture:
         available = {name: module for name, module in self.model.named_modules() if isinstance(module, TAM)}
         if self.names is None:
             self.names = list(available)
-        unknown = [name for name in self.names if name not in available]
-        if unknown:
-            raise KeyError(f"no TAM named {unknown}; the model has: {list(available)}")
-        self._modules = {name: available[name] for name in self.names}
+        resolved = {name: self._resolve(name, available) for name in self.names}
+        self._modules = {name: available[full] for name, full in resolved.items()}
+        self.full_names = resolved  # name as given -> module name
+
+    @staticmethod
+    def _resolve(name: str, available: dict[str, nn.Module]) -> str:
+        """The TAM called ``name``, or the one TAM whose name ends with ``.name`` or ``.name.tam``."""
+        if name in available:
+            return name
+        matches = [full for full in available
+                   if full.endswith(f".{name}") or full.endswith(f".{name}.tam") or full == f"{name}.tam"]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise KeyError(f"TAM name {name!r} is ambiguous: {matches}")
+        raise KeyError(f"no TAM named {name!r}; the model has: {list(available)} (a block name such as "
+                       "'layer4.1' also works)")
 
     def __enter__(self) -> TAMCapture:
         for name, module in self._modules.items():

@@ -1,0 +1,30 @@
+"""``tanet train`` flags that derive other values: new class names bring their own class count."""
+from __future__ import annotations
+
+import yaml
+
+from tanet.cli import main
+
+
+def _printed_model(capsys, *flags):
+    assert main(["train", "tanet_r50_k400_8x", *flags, "--print-config"]) == 0
+    return yaml.safe_load(capsys.readouterr().out)["model"]
+
+
+def test_class_names_flag_lets_the_class_count_follow_the_names(tmp_path, capsys):
+    names = tmp_path / "classes.txt"
+    names.write_text("a\nb\nc\n")
+    assert _printed_model(capsys)["num_classes"] == 400  # the Kinetics recipe's own count
+    assert _printed_model(capsys, "--class-names", str(names))["num_classes"] is None  # from the 3 names
+    assert _printed_model(capsys, "--class-names", str(names), "--num-classes", "3")["num_classes"] == 3
+    assert _printed_model(capsys, "--class-names", str(names), "--set", "model.num_classes=7")["num_classes"] == 7
+
+
+def test_fine_tuning_flags_reach_the_config(tmp_path, capsys):
+    model = _printed_model(capsys, "--init-from", "epoch_50.pth")
+    assert model["init_from"] == "epoch_50.pth" and model["weights"] is None
+    model = _printed_model(capsys, "--weights", "tam_k400_8f", "--weights-file", "f.pth.tar", "--allow-unverified")
+    assert (model["weights"], model["weights_file"], model["allow_unverified"]) == ("tam_k400_8f", "f.pth.tar", True)
+    assert main(["train", "tanet_r50_k400_8x", "--init-from", "a.pth", "--weights", "tam_k400_8f",
+                 "--print-config"]) == 2
+    assert "give one of model.pretrained" in capsys.readouterr().err

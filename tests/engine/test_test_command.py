@@ -1,0 +1,114 @@
+"""What ``tanet test`` writes: a default result folder that never replaces an earlier one, a confusion
+CSV named by class, and the per-video dump (``--dump``), on tiny generated videos."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from tanet.cli import main
+from tanet.engine.builders import build_eval_dataset, load_for_eval
+
+
+@pytest.fixture
+def list_with_a_corrupt_video(tiny_videos, tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is no video")
+    lines = tiny_videos.val_list.read_text().splitlines()[:5]
+    lines.insert(2, f"{corrupt} 1")
+    path = tmp_path / "val.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _test(checkpoint, val_list, root, *extra):
+    return main(["test", "--checkpoint", str(checkpoint), "--val-list", str(val_list), "--root", str(root),
+                 "--no-progress", *extra])
+
+
+def test_results_always_written_and_never_replaced(tiny_videos, tiny_checkpoint, capsys):
+    assert _test(tiny_checkpoint, tiny_videos.val_list, tiny_videos.root) == 0
+    first = tiny_checkpoint.parent / "test-val-efficient"
+    assert {p.name for p in first.iterdir()} == {"metrics.json", "confusion.png", "confusion.csv"}
+    assert f"wrote {first}/metrics.json" in capsys.readouterr().out
+    before = (first / "metrics.json").read_bytes()
+    assert _test(tiny_checkpoint, tiny_videos.val_list, tiny_videos.root, "--protocol", "efficient") == 0
+    second = tiny_checkpoint.parent / "test-val-efficient-2"
+    assert (second / "metrics.json").exists() and (first / "metrics.json").read_bytes() == before
+
+    metrics = json.loads(before)
+    rows = list(csv.reader((first / "confusion.csv").read_text().splitlines()))
+    names = list(tiny_videos.class_names)
+    assert rows[0] == ["true \\ predicted", *names]
+    assert [row[0] for row in rows[1:]] == names
+    counts = [[int(value) for value in row[1:]] for row in rows[1:]]
+    assert sum(map(sum, counts)) == metrics["num_samples"] == 12
+    assert 100 * sum(counts[i][i] for i in range(4)) / 12 == pytest.approx(metrics["top1"])
+
+
+def test_dump_holds_every_video_with_the_models_scores(tiny_videos, tiny_checkpoint, list_with_a_corrupt_video,
+                                                      tmp_path):
+    dump = tmp_path / "predictions.json"
+    out = tmp_path / "out"
+    with pytest.warns(RuntimeWarning, match="skipping unreadable video .*corrupt.mp4"):
+        assert _test(tiny_checkpoint, list_with_a_corrupt_video, tiny_videos.root, "--dump", str(dump),
+                     "--out", str(out)) == 0
+    written = json.loads(dump.read_text())
+    assert written["protocol"] == "efficient" and written["class_names"] == list(tiny_videos.class_names)
+    entries = written["videos"]
+    lines = list_with_a_corrupt_video.read_text().splitlines()
+    assert len(entries) == len(lines) == 6
+    assert entries[2]["status"] == "unreadable" and entries[2]["video"].endswith("corrupt.mp4")
+    assert entries[2]["scores"] is None and entries[2]["label"] == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 5 and metrics["num_skipped"] == 1
+    # the scores are the model's own: recompute two videos independently of the test loop
+    setup = load_for_eval(tiny_checkpoint)
+    dataset = build_eval_dataset(setup, list_with_a_corrupt_video, tiny_videos.root)
+    for index in (0, 4):
+        clip, label = dataset.load(index)
+        with torch.no_grad():
+            expected = setup.model(clip.unsqueeze(0))[0]
+        assert entries[index]["label"] == label and entries[index]["status"] == "ok"
+        assert torch.allclose(torch.tensor(entries[index]["scores"]), expected, atol=1e-5)
+        assert entries[index]["predicted"] == int(expected.argmax())
+    correct = sum(entry["predicted"] == entry["label"] for entry in entries if entry["status"] == "ok")
+    assert 100 * correct / 5 == pytest.approx(metrics["top1"])
+
+    csv_dump = tmp_path / "predictions.csv"
+    assert _test(tiny_checkpoint, list_with_a_corrupt_video, tiny_videos.root, "--dump", str(csv_dump),
+                 "--out", str(tmp_path / "out2")) == 0
+    rows = list(csv.reader(csv_dump.read_text().splitlines()))
+    assert rows[0] == ["video", "label", "predicted", "status", *tiny_videos.class_names]
+    assert [row[3] for row in rows[1:]] == ["ok", "ok", "unreadable", "ok", "ok", "ok"]
+    assert float(rows[1][4]) == pytest.approx(entries[0]["scores"][0], abs=1e-5)
+
+
+def test_dump_suffix_and_source_are_usage_errors(tiny_videos, tiny_checkpoint, capsys):
+    assert _test(tiny_checkpoint, tiny_videos.val_list, tiny_videos.root, "--dump", "x.pkl") == 2
+    assert "--dump x.pkl: write .json or .csv" in capsys.readouterr().err
+    assert main(["test", "--val-list", str(tiny_videos.val_list)]) == 2
+    assert "--checkpoint FILE or --weights NAME" in capsys.readouterr().err
+
+
+def test_published_weights_by_name(tiny_videos, tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from tanet.interop import weights as weights_module
+    from tanet.interop.weights import PretrainedWeights, sha256_file
+
+    entry = PretrainedWeights(
+        name="tiny_published", model="tanet_r18", dataset="synthetic", num_classes=4, num_segments=4,
+        url="https://example.invalid/best.pt", file_name="best.pt", source="test", citation="this test",
+        top1=None, top5=None, protocol=None, sha256=sha256_file(tiny_checkpoint))
+    monkeypatch.setitem(weights_module.WEIGHTS, entry.name, entry)
+    monkeypatch.chdir(tmp_path)
+    args = ["test", "--weights", entry.name, "--val-list", str(tiny_videos.val_list), "--root", str(tiny_videos.root),
+            "--no-progress"]
+    assert main([*args, "--weights-file", str(tiny_checkpoint)]) == 0
+    assert (tmp_path / "runs" / "test-tiny_published-val-efficient" / "metrics.json").exists()
+    capsys.readouterr()
+    tampered = tmp_path / "tampered.pt"
+    tampered.write_bytes(tiny_checkpoint.read_bytes() + b"x")
+    assert main([*args, "--weights-file", str(tampered)]) == 1
+    assert "does not match 'tiny_published'" in capsys.readouterr().err
