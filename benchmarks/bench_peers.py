@@ -7,10 +7,11 @@ tanet's own loader (``tanet.load_weights``) and must give the same logits (eager
 inference paths alike) before anything is timed. Then, interleaved, several rounds each:
 
 * eval latency, batch 1 and batch 4, 8x224x224: MMAction2 eager vs tanet eager / fused / compiled
-  (``tanet.models.prepare_for_inference``: BatchNorm folded + channels_last; + torch.compile with
-  frozen weights);
+  (``tanet.models.prepare_for_inference``: BatchNorm folded + channels_last + in-place residual sums;
+  + torch.compile with frozen weights), and tsn_r50 on the fused path (no TAM: the convolutions' bound);
 * one training step (forward + backward + SGD step), batch 2, 8x224x224: MMAction2 vs tanet as
-  ``tanet train`` runs it by default and with ``runtime.channels_last=true``;
+  ``tanet train`` runs it by default and with ``runtime.channels_last=true`` (and tsn_r50, the same
+  network without TAM, as the bound any TANet training step can reach in the default layout);
 * peak training memory (RSS growth of one training step), the same three, each in fresh processes,
   median of 3.
 
@@ -192,6 +193,7 @@ def bench_train(peer: nn.Module, ours: nn.Module, rounds: int, calls: int) -> di
         "mmaction2": training_step(peer, clips, labels),
         "tanet": training_step(tanet_for_training(False, ours), clips, labels),
         "tanet channels_last": training_step(tanet_for_training(True, ours), clips, labels),
+        "tsn_r50 (no TAM)": training_step(tsn_like(ours).train(), clips, labels),
     }
     medians = interleaved_rounds(steps, rounds, calls)
     peer.eval()
