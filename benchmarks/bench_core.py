@@ -180,6 +180,7 @@ def main() -> None:
                              "figures steadier (no thread waiting on a preempted sibling)")
     parser.add_argument("--memory-probe", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["tam", "latency", "train", "memory"], help="run one part")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)
@@ -220,6 +221,8 @@ def main() -> None:
         print(f"    tsm_r50 / tsn_r50       {memory['tsm_over_tsn']:.3f}")
         print("    MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in memory["MiB"].items()))
     print(f"done, {machine_load()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
