@@ -94,15 +94,20 @@ def _with_inplace_residuals(model: nn.Module) -> None:
 def _folded_parameters(
     weight: torch.Tensor, bias: Optional[torch.Tensor], bn: nn.modules.batchnorm._BatchNorm
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """W' = W · γ/σ per output channel, b' = (b - μ) · γ/σ + β, computed in float64."""
-    std = torch.sqrt(bn.running_var.double() + bn.eps)
-    gamma = bn.weight.double() if bn.affine else torch.ones_like(std)
-    beta = bn.bias.double() if bn.affine else torch.zeros_like(std)
+    """W' = W · γ/σ per output channel, b' = (b - μ) · γ/σ + β, computed in float64 on the CPU (not every
+    accelerator has float64) and stored in the weight's dtype, on its device."""
+
+    def exact(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.detach().to("cpu", torch.float64)
+
+    std = torch.sqrt(exact(bn.running_var) + bn.eps)
+    gamma = exact(bn.weight) if bn.affine else torch.ones_like(std)
+    beta = exact(bn.bias) if bn.affine else torch.zeros_like(std)
     scale = gamma / std
-    folded_weight = weight.double() * scale.view(-1, *([1] * (weight.dim() - 1)))
-    old_bias = bias.double() if bias is not None else torch.zeros_like(std)
-    folded_bias = (old_bias - bn.running_mean.double()) * scale + beta
-    return folded_weight.to(weight.dtype), folded_bias.to(weight.dtype)
+    folded_weight = exact(weight) * scale.view(-1, *([1] * (weight.dim() - 1)))
+    old_bias = exact(bias) if bias is not None else torch.zeros_like(std)
+    folded_bias = (old_bias - exact(bn.running_mean)) * scale + beta
+    return folded_weight.to(weight.device, weight.dtype), folded_bias.to(weight.device, weight.dtype)
 
 
 def _foldable(layer: nn.Module, bn: nn.Module) -> bool:
