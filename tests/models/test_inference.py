@@ -15,6 +15,16 @@ TINY = dict(num_classes=5, num_segments=4, width=0.125)
 TOLERANCE = 1e-4
 
 
+@pytest.fixture(autouse=True)
+def one_compute_thread():
+    """Tiny models run fastest on one thread; on a busy shared CPU, OpenMP threads that wait for each
+    other make them tens of times slower (as in tests/engine/conftest.py)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def trained_looking(model: nn.Module, seed: int = 0) -> nn.Module:
     """BatchNorm statistics of real activations (cumulative train-mode passes), perturbed affine
     parameters and a classifier scaled to logits of about unit size: a fold that gets any term wrong
