@@ -172,7 +172,7 @@ def main() -> None:
     dataset = None
     for backend in backends:
         dataset = VideoDataset(
-            records, sampler=SegmentSampler(8, train=True), transform=train_transform(224), backend=backend, seed=0
+            records, sampler=SegmentSampler(8, mode="train"), transform=train_transform(224), backend=backend, seed=0
         )
         jobs = [(str(r.path), dataset.sample_indices(i, num_frames[r.path])[0]) for i, r in enumerate(records)]
         bare_jobs = [("bare", backend, p, idx) for p, idx in jobs]

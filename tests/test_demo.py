@@ -25,7 +25,7 @@ def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"motion", "appearance"}
     for kind in metrics:
-        assert set(metrics[kind]) == {"tanet", "tsn", "tsm", "i3d311"}
+        assert set(metrics[kind]) == {"tanet", "tsn", "tsm", "i3d"}
         for row in metrics[kind].values():
             assert 0 <= row["top1"] <= row["top5"] <= 100
     # the reported numbers are those of the test runs written beside them

@@ -79,6 +79,10 @@ def test_tsn_and_i3d_with_2d_weights_start_as_the_2d_network(tmp_path):
     weight = inflated.backbone.layer2[0].conv1.weight
     assert weight.shape[2] == 3 and weight[:, :, 0].abs().sum() == 0 and weight[:, :, 2].abs().sum() == 0
     torch.testing.assert_close(weight[:, :, 1], state["layer2.0.conv1.weight"])
+    # inflate_init="spread": MMAction2's ResNet3d._inflate_conv_params, w2d.unsqueeze(2).expand_as(w3d) / t
+    spread = tanet.create_model("i3d333_r18", num_classes=3, num_segments=2, pretrained=path, inflate_init="spread")
+    expected_3d = state["layer2.0.conv1.weight"].unsqueeze(2).expand(-1, -1, 3, -1, -1) / 3
+    torch.testing.assert_close(spread.backbone.layer2[0].conv1.weight, expected_3d)
 
 
 def test_mismatched_2d_checkpoint_names_file_and_keys(tmp_path):

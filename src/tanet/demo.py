@@ -1,8 +1,8 @@
 """``tanet demo``: the paper's central claim, measured on a laptop CPU in minutes.
 
 Generates the built-in motion ("Something-Something-like") and appearance ("Kinetics-like") sets
-(cached), trains TANet, TSN, TSM and I3D 3×1×1 on each with the same tiny ResNet-18 and the same
-budget, tests them, probes the learned TAM kernels, and writes a run folder:
+(cached), trains TANet, TSN, TSM and I3D (``i3d333_r18``: 3×3×3 convs) on each with the same tiny
+ResNet-18 and the same budget, tests them, probes the learned TAM kernels, and writes a run folder:
 
 * ``metrics.json`` — ``{"motion": {"tanet": {"top1": …, "top5": …, …}, "tsn": …}, "appearance": …}``
   (percent);
@@ -33,7 +33,7 @@ __all__ = ["DemoPlan", "DEFAULT_PLAN", "QUICK_PLAN", "run_demo", "pair_accuracie
 
 KINDS = ("motion", "appearance")
 # short name in metrics.json -> registered model
-MODELS = {"tanet": "tanet_r18", "tsn": "tsn_r18", "tsm": "tsm_r18", "i3d311": "i3d311_r18"}
+MODELS = {"tanet": "tanet_r18", "tsn": "tsn_r18", "tsm": "tsm_r18", "i3d": "i3d333_r18"}
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def _kernel_claims(summary: dict) -> list[tuple[str, bool, str]]:
             if comparison.get("i3d_js") is None:
                 continue
             claims.append((
-                f"{block}: Θ differs more between the two sets than the I3D 3×1×1 kernels do",
+                f"{block}: Θ differs more between the two sets than the I3D kernels do",
                 comparison["theta_js"] > comparison["i3d_js"],
                 f"Jensen–Shannon (bits): Θ {comparison['theta_js']:.3f}, I3D {comparison['i3d_js']:.3f}",
             ))
@@ -217,7 +217,7 @@ def _write_report(out: Path, config: TrainConfig, datasets: dict, metrics: dict,
     if kernel_summary is not None:
         lines += ["", "## Learned kernels", "",
                   "TAM's importance map V and adaptive kernel Θ of the TANet trained on each set, next to the "
-                  "static kernels of the I3D 3×1×1 model trained on the same set: `kernels/` "
+                  "static temporal kernels of the I3D model trained on the same set: `kernels/` "
                   "(figures per block, `kernels.json`, raw arrays in `kernels.npz`).", ""]
         for block in kernel_summary.get("blocks", {}):
             lines.append(f"![{block}](kernels/kernels_{block}.png)")
@@ -263,11 +263,11 @@ def run_demo(
     chance = {kind: 100.0 / len(datasets[kind].class_names) for kind in KINDS}
     claims = _claims(metrics, chance)
     kernel_summary = None
-    if kernels and "i3d311" in models:
+    if kernels and "i3d" in models:
         print("[kernels] probing the learned TAM kernels of both TANets", flush=True)
         kernel_summary = analyse_kernels(
             [KernelDataset(kind, metrics[kind]["tanet"]["checkpoint"], datasets[kind].val_list, datasets[kind].root,
-                           i3d_checkpoint=metrics[kind]["i3d311"]["checkpoint"]) for kind in KINDS],
+                           i3d_checkpoint=metrics[kind]["i3d"]["checkpoint"]) for kind in KINDS],
             list(plan.kernel_blocks), out / "kernels", max_videos=plan.kernel_videos, progress=progress,
         )
         claims += _kernel_claims(kernel_summary)

@@ -45,7 +45,7 @@ def dataset_root(tmp_path_factory):
 
 def test_test_clip_equals_reference_pipeline(dataset_root):
     ds = VideoDataset(
-        dataset_root / "videos.txt", dataset_root, sampler=SegmentSampler(4, train=False),
+        dataset_root / "videos.txt", dataset_root, sampler=SegmentSampler(4, mode="test"),
         transform=test_transform(32, 48), backend="pyav",
     )
     clip, label = ds[0]
@@ -58,7 +58,7 @@ def test_test_clip_equals_reference_pipeline(dataset_root):
 
 
 def test_frame_folder_entries(dataset_root):
-    ds = VideoDataset(dataset_root / "frames.txt", dataset_root, sampler=SegmentSampler(3, train=False), transform=test_transform(48, 48))
+    ds = VideoDataset(dataset_root / "frames.txt", dataset_root, sampler=SegmentSampler(3, mode="test"), transform=test_transform(48, 48))
     clip, label = ds[0]
     from PIL import Image
 
@@ -91,7 +91,7 @@ def test_strict_raises(dataset_root):
 
 def test_short_video_loops(dataset_root):
     ds = VideoDataset(
-        dataset_root / "videos.txt", dataset_root, sampler=SegmentSampler(8, train=False, short_policy="repeat_last"),
+        dataset_root / "videos.txt", dataset_root, sampler=SegmentSampler(8, mode="test", rule="spread", short_policy="repeat_last"),
         transform=test_transform(32, 48), backend="pyav",
     )
     clip, _ = ds[3]  # 5 frames for 8 segments: 0 1 2 3 4 4 4 4
@@ -133,12 +133,45 @@ def test_flip_swaps_labels(dataset_root):
 def test_build_train_dataset_flip_options(dataset_root, tmp_path):
     names = tmp_path / "classes.txt"
     names.write_text("Pushing something from left to right\nPushing something from right to left\nx\ny\n")
-    ds = build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip="swap", class_names=names)
+    with pytest.warns(UserWarning, match="from left to right"):
+        ds = build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip="swap", class_names=names)
     assert ds.label_map_on_flip == {0: 1, 1: 0}
-    with pytest.warns(UserWarning, match="left/right"):
-        build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip=True, class_names=names)
+    # flip=True (the default) swaps the pair too: mirroring a left-to-right push makes a right-to-left one
+    with pytest.warns(UserWarning, match=r"'Pushing something from left to right' \(0\) <-> "
+                                         r"'Pushing something from right to left' \(1\)"):
+        ds = build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip=True, class_names=names)
+    assert ds.label_map_on_flip == {0: 1, 1: 0} and ds.never_flip == frozenset()
     with pytest.raises(ValueError, match="class_names"):
         build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip="swap")
+    with pytest.warns(UserWarning, match="unknown class names"):
+        build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no flip: nothing to say
+        ds = build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, flip=False, class_names=names)
+    assert not ds.transform.flip
+
+
+def test_unpaired_direction_class_is_never_flipped(dataset_root, tmp_path):
+    names = tmp_path / "classes.txt"
+    names.write_text("left_to_right\nright_to_left\nx\nturn_left\n")
+    with pytest.warns(UserWarning, match=r"never flipped: 'turn_left' \(3\)"):
+        ds = build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, size=32, class_names=names,
+                                 backend="pyav")
+    assert ds.label_map_on_flip == {0: 1, 1: 0} and ds.never_flip == {3}
+    ds.transform = _AlwaysFlip()
+    clip, label = ds[3]
+    assert label == 3
+    # The same draw rendered without and with the flip: the clip is the unflipped one.
+    rng = ds.rng(3)
+    indices = ds.sampler(5, rng)[0]
+    frames = torch.from_numpy(decode_all(dataset_root / "v2.mp4")[indices])
+    box = ds.transform.sample_params(48, 64, rng)
+    assert box.flip
+    unflipped = CropBox(box.top, box.left, box.height, box.width, False)
+    assert torch.equal(clip, ds.transform.apply(frames, unflipped))
+    assert not torch.equal(clip, ds.transform.apply(frames, box))
+    flipped, mapped = ds[0]
+    assert mapped == 1  # a paired class is flipped and relabelled
 
 
 @pytest.mark.parametrize(
@@ -146,6 +179,8 @@ def test_build_train_dataset_flip_options(dataset_root, tmp_path):
     [
         ("efficient", "segment", (3, 4, 32, 32)),
         ("accurate", "segment", (6, 3, 4, 48, 48)),
+        ("twice_sample", "segment", (6, 3, 4, 48, 48)),
+        ("accurate", "dense", (6, 3, 4, 48, 48)),
         ("dense", "segment", (30, 3, 4, 48, 48)),
     ],
 )
@@ -158,14 +193,50 @@ def test_build_test_dataset_protocols(dataset_root, protocol, sampling, shape):
     assert tuple(clip.shape) == shape and label == 0
 
 
-def test_accurate_views_are_clip_major(dataset_root):
-    ds = build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, protocol="accurate", size=32, scale_size=48, backend="pyav")
+def test_accurate_is_the_official_uniform_2(dataset_root):
+    ds = build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, protocol="accurate", size=32,
+                            scale_size=48, backend="pyav")
+    views, _ = ds[0]
+    reference = torch.from_numpy(decode_all(dataset_root / "v0.mp4"))
+    crops = test_transform(48, 48, 3)
+    # uniform-2 for n=40, T=4 (official ops/dataset.py _get_test_indices): tick 10, starts
+    # linspace(0, 9, 2) = 0, 9 -> clips 0,10,20,30 and 9,19,29,39; views are clip-major.
+    assert torch.allclose(views[:3], crops(reference[[0, 10, 20, 30]]))
+    assert torch.allclose(views[3:], crops(reference[[9, 19, 29, 39]]))
+
+
+def test_twice_sample_protocol_keeps_tsm_clips(dataset_root):
+    ds = build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, protocol="twice_sample",
+                            size=32, scale_size=48, backend="pyav")
     views, _ = ds[0]
     reference = torch.from_numpy(decode_all(dataset_root / "v0.mp4"))
     crops = test_transform(48, 48, 3)
     # twice_sample for n=40, T=4: centres 5,15,25,35 then starts 0,10,20,30.
     assert torch.allclose(views[:3], crops(reference[[5, 15, 25, 35]]))
     assert torch.allclose(views[3:], crops(reference[[0, 10, 20, 30]]))
+    with pytest.raises(ValueError, match="segment sampling"):
+        build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, protocol="twice_sample",
+                           sampling="dense")
+
+
+def test_validation_follows_the_official_validation_rule(dataset_root):
+    # v2.mp4 has 5 frames; with T = 5 the official validation (n > T fails) takes frame 1 five times,
+    # the official uniform-1 test takes frames 0..4.
+    val = build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=5, size=32, backend="pyav",
+                             validation=True)
+    test = build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=5, size=32, backend="pyav")
+    assert val.sample_indices(3, 5) == [[0] * 5] and test.sample_indices(3, 5) == [[0, 1, 2, 3, 4]]
+    clip = val[3][0]
+    assert all(torch.equal(clip[:, 0], clip[:, t]) for t in range(5))
+
+
+def test_scale_size_is_derived_from_size(dataset_root):
+    # official ops/models.py:448-453: scale_size = size * 256 // 224 (64 -> 73)
+    train = build_train_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, size=64, flip=False)
+    test = build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, size=64)
+    assert train.transform.scale_size == 73 and test.transform.scale_size == 73 and test.transform.size == 64
+    assert build_test_dataset(dataset_root / "videos.txt", dataset_root, num_segments=4, size=64,
+                              scale_size=80).transform.scale_size == 80
 
 
 def test_loader_with_workers_counts_bad_files(dataset_root):

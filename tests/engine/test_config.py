@@ -31,7 +31,11 @@ def test_official_per_dataset_settings():
     ssv2 = load_config(CONFIGS / "tanet_r50_sthv2_8x.yaml")
     assert (ssv2.optim.weight_decay, ssv2.data.flip) == (5e-4, "swap")
     assert (ssv2.optim.lr, ssv2.optim.base_batch_size) == (0.02, 128)
-    assert load_config(CONFIGS / "tanet_r50_k400_16x.yaml").data.dense_interval == 4
+    from tanet.engine.builders import resolve_defaults
+
+    # dense interval derived from the frames (official t_stride = 64 // T)
+    assert resolve_defaults(load_config(CONFIGS / "tanet_r50_k400_16x.yaml")).data.dense_interval == 4
+    assert resolve_defaults(k400).data.dense_interval == 8
 
 
 def test_overrides_are_typed_yaml_scalars():

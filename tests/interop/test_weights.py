@@ -106,3 +106,20 @@ def test_official_weights_need_a_manual_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TANET_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="download it by hand"):
         resolve_weights_file("tam_k400_8f", download=True)
+
+
+def test_published_protocols_name_the_tanet_protocol_that_takes_those_views():
+    from tanet.data import TEST_PROTOCOLS
+
+    for entry in WEIGHTS.values():
+        protocol = entry.protocol
+        if protocol is None or protocol.tanet_protocol is None:
+            continue
+        views = TEST_PROTOCOLS[protocol.tanet_protocol]
+        assert (views.num_clips, views.num_crops) == (protocol.num_clips, protocol.num_crops), entry.name
+        assert views.full_res == (protocol.crop_size == protocol.scale_size), entry.name
+    # official SSv2 (scripts/test_tam_somethingv2_rgb_8f.sh --sample uniform-2), SSv1 (uniform-1), K400 (dense-10)
+    assert {WEIGHTS[f"tam_sthv2_{t}f"].protocol.tanet_protocol for t in (8, 16)} == {"accurate"}
+    assert not TEST_PROTOCOLS["accurate"].twice_sample
+    assert {WEIGHTS[f"tam_sthv1_{t}f"].protocol.tanet_protocol for t in (8, 16)} == {"efficient"}
+    assert {WEIGHTS[f"tam_k400_{t}f"].protocol.tanet_protocol for t in (8, 16)} == {"dense"}

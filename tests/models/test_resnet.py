@@ -118,3 +118,34 @@ def test_tanet_r50_published_parameter_count():
 
 
 # -- 2D ImageNet weights -------------------------------------------------------------------------
+
+
+def _shifted_blocks(model):
+    return [[index for index, block in enumerate(getattr(model.backbone, f"layer{stage}")) if hasattr(block, "shift")]
+            for stage in (1, 2, 3, 4)]
+
+
+def test_tsm_r101_shifts_every_other_block_as_official_tsm():
+    # mit-han-lab/temporal-shift-module ops/temporal_shift.py:120-137 (place 'blockres'):
+    # n_round = 2 if len(layer3) >= 23 else 1; block i of every stage shifts iff i % n_round == 0.
+    r101 = tanet.create_model("tsm_r101", **TINY)
+    assert _shifted_blocks(r101) == [[0, 2], [0, 2], list(range(0, 23, 2)), [0, 2]]
+    assert _shifted_blocks(tanet.create_model("tsm_r50", **TINY)) == [[0, 1, 2], [0, 1, 2, 3], list(range(6)), [0, 1, 2]]
+    assert _shifted_blocks(tanet.create_model("tsm_r18", **TINY)) == [[0, 1]] * 4
+
+
+def test_i3d_names_say_what_is_inflated():
+    names = tanet.list_models("i3d*")
+    assert names == ["i3d311_r101", "i3d311_r50", "i3d333_r18", "i3d333_r34"]  # no BasicBlock model called 311
+    r50 = tanet.create_model("i3d311_r50", **TINY)
+    blocks = [block for stage in (1, 2, 3, 4) for block in getattr(r50.backbone, f"layer{stage}")]
+    assert len(blocks) == 16 and all(block.conv1.weight.shape[2:] == (3, 1, 1) for block in blocks)
+    r18 = tanet.create_model("i3d333_r18", **TINY)
+    assert r18.backbone.layer1[0].conv1.weight.shape[2:] == (3, 3, 3)
+    # the earlier name still builds the same model, recorded under today's name
+    old = tanet.create_model("i3d311_r18", **TINY)
+    assert old.model_config["name"] == "i3d333_r18" and old.state_dict().keys() == r18.state_dict().keys()
+    spread = tanet.create_model("i3d311_r50", inflate_init="spread", **TINY)
+    assert spread.backbone.layer2[1].conv1.init == "spread" and spread.model_config["inflate_init"] == "spread"
+    with pytest.raises(ValueError, match="inflate_init"):
+        tanet.create_model("i3d311_r50", inflate_init="middle", **TINY)

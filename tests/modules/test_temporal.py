@@ -1,4 +1,5 @@
 """TSM shift and the inflated 3x1x1 convolution against hand computations."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -35,3 +36,17 @@ def test_inflated_centre_tap_equals_2d_conv():
     conv.weight.data = InflatedConv.inflate_2d_weight(weight_2d, 3)
     frames = torch.randn(6, 4, 5, 5)
     torch.testing.assert_close(conv(frames), F.conv2d(frames, weight_2d))
+
+
+def test_spread_inflation_is_mmaction2s():
+    # MMAction2 ResNet3d._inflate_conv_params: w3d = w2d.unsqueeze(2).expand_as(w3d) / kernel_t
+    w2d = torch.randn(6, 4, 3, 3)
+    spread = InflatedConv.inflate_2d_weight(w2d, 3, "spread")
+    assert spread.shape == (6, 4, 3, 3, 3)
+    for tap in range(3):
+        torch.testing.assert_close(spread[:, :, tap], w2d / 3)
+    centre = InflatedConv.inflate_2d_weight(w2d, 3)
+    torch.testing.assert_close(centre[:, :, 1], w2d)
+    assert centre[:, :, 0].abs().sum() == 0 and centre[:, :, 2].abs().sum() == 0
+    with pytest.raises(ValueError, match="centre, spread"):
+        InflatedConv(4, 6, 2, init="even")

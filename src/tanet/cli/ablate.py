@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "K=3,5, stages=1234,234,34 or any section.key; repeat for more axes")
     parser.add_argument("--product", action="store_true",
                         help="train every combination of the axes (default: one sweep per axis around the recipe)")
-    parser.add_argument("--test-protocol", default="efficient", choices=("efficient", "accurate", "dense"),
+    parser.add_argument("--test-protocol", default="efficient",
+                        choices=("efficient", "accurate", "twice_sample", "dense"),
                         help="how each row is tested on the validation list (default efficient)")
     parser.add_argument("--dry-run", action="store_true", help="list the rows with params and GFLOPs; train nothing")
 

@@ -1,4 +1,4 @@
-"""``tanet demo``: TANet, TSN, TSM and I3D 3x1x1 on the built-in motion and appearance sets, with a report."""
+"""``tanet demo``: TANet, TSN, TSM and I3D on the built-in motion and appearance sets, with a report."""
 from __future__ import annotations
 
 import argparse

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", action="append", default=None,
                         help="label of the data set (default: the list file's folder name)")
     parser.add_argument("--i3d-checkpoint", action="append", default=None, metavar="PT",
-                        help="I3D 3x1x1 checkpoint trained on that data set (once for all, or once per data set)")
+                        help="I3D checkpoint trained on that data set (once for all, or once per data set)")
     parser.add_argument("--blocks", nargs="+", default=None,
                         help="blocks to probe: layer3.5 or stage4_6b style (default: last block of layer3 and layer4)")
     add_out(parser, "runs/kernels", "output folder")

@@ -14,7 +14,8 @@ FLAGS = {
     "--model": ("model.name", str, "model name (see `tanet models`)"),
     "--num-classes": ("model.num_classes", int, "number of classes"),
     "--num-segments": ("model.num_segments", int, "frames per clip T (alias --segments)"),
-    "--pretrained": ("model.pretrained", str, "a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part"),
+    "--pretrained": ("model.pretrained", str, "a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part, "
+                                             "or 'scratch' to train from scratch on purpose"),
     "--init-from": ("model.init_from", str, "fine-tune from a video checkpoint (tanet, official TAM, MMAction2): "
                     "backbone and temporal modules, and the classifier when the class count matches"),
     "--weights": ("model.weights", str, "fine-tune from a published checkpoint by name (`tanet weights list`)"),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable, Literal, Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Literal, Optional, Sequence
 
 import numpy as np
 import torch
@@ -11,15 +12,17 @@ from torch.utils.data import Dataset
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_class_names, read_list
-from .sampling import DenseSampler, SegmentSampler, ShortPolicy
-from .labels import flip_label_map
-from .transforms import test_transform, train_transform
+from .sampling import DenseSampler, SamplingRule, SegmentSampler, ShortPolicy
+from .labels import FlipLabels, flip_labels
+from .transforms import default_scale_size, test_transform, train_transform
 
 __all__ = [
     "VideoDataset",
     "build_train_dataset",
     "build_test_dataset",
+    "TestProtocol",
     "TEST_PROTOCOLS",
+    "resolve_flip",
 ]
 
 Sampler = Callable[[int, np.random.Generator], list]
@@ -42,7 +45,8 @@ class VideoDataset(Dataset):
     :func:`~tanet.data.loader.collate_videos` drops the ``None`` s and counts them.
 
     When a training transform flips a clip, its label goes through ``label_map_on_flip``
-    (see :func:`~tanet.data.flip_label_map`).
+    (see :func:`~tanet.data.flip_label_map`); a clip whose label is in ``never_flip`` (a class
+    that names a direction but has no mirrored partner) is never flipped.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class VideoDataset(Dataset):
         backend: str | VideoBackend | None = None,
         strict: bool = False,
         label_map_on_flip: dict[int, int] | None = None,
+        never_flip: Iterable[int] = (),
         seed: int = 0,
         num_classes: int | None = None,
         check_paths: bool = True,
@@ -81,6 +86,7 @@ class VideoDataset(Dataset):
             self.video_backend = get_backend(backend)
         self.strict = strict
         self.label_map_on_flip = dict(label_map_on_flip or {})
+        self.never_flip = frozenset(int(label) for label in never_flip)
         self.seed = int(seed)
         self.epoch = 0
 
@@ -113,6 +119,8 @@ class VideoDataset(Dataset):
         label = record.label
         if hasattr(self.transform, "sample_params"):  # random train transform
             box = self.transform.sample_params(frames.shape[1], frames.shape[2], rng)
+            if box.flip and label in self.never_flip:
+                box = replace(box, flip=False)
             views = [self.transform.apply(c, box) for c in clips]
             if box.flip:
                 label = self.label_map_on_flip.get(label, label)
@@ -145,14 +153,45 @@ def _class_names(class_names: Sequence[str] | str | os.PathLike | None) -> list[
     return list(class_names)
 
 
+def resolve_flip(flip: bool | str, class_names: Sequence[str] | None, *, warn: bool = True) -> Optional[FlipLabels]:
+    """What a training flip does to the labels; ``None`` when clips are not flipped.
+
+    ``flip`` is ``False`` (never flip), ``True`` (flip half of the clips; a mirrored clip of a class
+    with a mirrored partner takes the partner's label, a class that names a direction without a partner
+    is never flipped) or ``"swap"`` (the same, but class names are required). With ``warn`` one
+    warning names every direction-sensitive class, or says that the class names are unknown, so the
+    labels of mirrored clips cannot be checked.
+    """
+    if flip is False:
+        return None
+    if flip not in (True, "swap"):
+        raise ValueError(f"flip must be True, False or 'swap', got {flip!r}")
+    if class_names is None:
+        if flip == "swap":
+            raise ValueError("flip='swap' needs class_names to find the left/right classes")
+        if warn:
+            warnings.warn(
+                "horizontal flip with unknown class names: a mirrored clip keeps its label, which is wrong "
+                "for any class that names a direction (left/right, clockwise); give the class names "
+                "(data.class_names) so that mirrored pairs swap labels, or set data.flip=false",
+                UserWarning, stacklevel=3)
+        return FlipLabels((), {}, ())
+    rule = flip_labels(class_names)
+    message = rule.describe()
+    if warn and message:
+        warnings.warn(message, UserWarning, stacklevel=3)
+    return rule
+
+
 def build_train_dataset(
     list_file: str | os.PathLike,
     root: str | os.PathLike | None,
     *,
     num_segments: int,
     sampling: Literal["segment", "dense"] = "segment",
+    rule: SamplingRule = "official",
     size: int = 224,
-    scale_size: int = 256,
+    scale_size: int | None = None,
     flip: bool | Literal["swap"] = True,
     class_names: Sequence[str] | str | os.PathLike | None = None,
     backend: str | VideoBackend | None = None,
@@ -168,48 +207,62 @@ def build_train_dataset(
 ) -> VideoDataset:
     """Training dataset: TSN segment (or dense) sampling + multi-scale crop.
 
-    ``crop_scales``: crop sides as fractions of the short side (TSN's multi-scale crop).
+    ``rule``: ``"official"`` (the TAM code's sampling) or ``"spread"`` (see :mod:`tanet.data.sampling`).
+    ``scale_size``: the short side the crops are taken from; ``None`` derives it from ``size`` as
+    the official code does (``size * 256 // 224``). ``crop_scales``: crop sides as fractions of it
+    (TSN's multi-scale crop).
 
-    ``flip``: ``True`` flips half of the clips, ``False`` never flips, ``"swap"`` flips and
-    exchanges left/right classes (needs ``class_names``; see :func:`flip_label_map`).
-    ``class_names`` (names or a file) also sets ``num_classes`` for label checking.
+    ``flip``: ``False`` never flips; ``True`` flips half of the clips, and a flipped clip of a class
+    with a mirrored partner (``left_to_right`` / ``right_to_left``) takes the partner's label, while a
+    class that names a direction without a partner is never flipped (one warning names them all; see
+    :func:`resolve_flip`); ``"swap"`` is ``True`` that requires ``class_names``. ``class_names`` (names
+    or a file) also sets ``num_classes`` for label checking.
     """
     names = _class_names(class_names)
     if names is not None and num_classes is None:
         num_classes = len(names)
-    label_map = None
-    if flip == "swap":
-        if names is None:
-            raise ValueError("flip='swap' needs class_names to find the left/right classes")
-        label_map = flip_label_map(names)
-    elif flip is True and names is not None and flip_label_map(names):
-        warnings.warn(
-            "flipping clips of a dataset with left/right classes without swapping their labels; "
-            "use flip='swap' (or flip=False)",
-            UserWarning,
-            stacklevel=2,
-        )
-    elif flip not in (True, False):
-        raise ValueError(f"flip must be True, False or 'swap', got {flip!r}")
+    flip_rule = resolve_flip(flip, names)
     if sampling == "segment":
-        sampler = SegmentSampler(num_segments, train=True, short_policy=short_policy)
+        sampler = SegmentSampler(num_segments, mode="train", rule=rule, short_policy=short_policy)
     elif sampling == "dense":
-        sampler = DenseSampler(num_segments, interval=dense_interval, train=True, short_policy=short_policy)
+        sampler = DenseSampler(num_segments, interval=dense_interval, mode="train", rule=rule, short_policy=short_policy)
     else:
         raise ValueError(f"sampling must be 'segment' or 'dense', got {sampling!r}")
-    transform = train_transform(size, crop_scales, flip=bool(flip), scale_size=scale_size)
+    scale_size = default_scale_size(size) if scale_size is None else scale_size
+    transform = train_transform(size, crop_scales, flip=flip_rule is not None, scale_size=scale_size)
     return VideoDataset(
         list_file, root, sampler=sampler, transform=transform, backend=backend, strict=strict,
-        label_map_on_flip=label_map, seed=seed, num_classes=num_classes, frames=frames,
+        label_map_on_flip=flip_rule.mapping if flip_rule else None,
+        never_flip=flip_rule.unpaired if flip_rule else (), seed=seed, num_classes=num_classes, frames=frames,
         frame_template=frame_template, frame_start_index=frame_start_index,
     )
 
 
-# protocol -> (clips, crops, crop at scale_size?)
-TEST_PROTOCOLS: dict[str, tuple[int, int, bool]] = {
-    "efficient": (1, 1, False),  # 1 clip x centre crop at `size`
-    "accurate": (2, 3, True),  # twice_sample (or 2 dense clips) x 3 full-resolution crops
-    "dense": (10, 3, True),  # 10 dense clips x 3 full-resolution crops
+@dataclass(frozen=True)
+class TestProtocol:
+    """The test views of a video: ``num_clips`` clips x ``num_crops`` crops. ``full_res``: the crops
+    are ``scale_size`` squares (TSM/TAM ``--full_res``), else ``size`` squares. ``twice_sample``: the
+    two clips are TSM's segment centres + segment starts instead of the official ``uniform-2``."""
+
+    num_clips: int
+    num_crops: int
+    full_res: bool
+    twice_sample: bool = False
+    __test__ = False  # not a pytest class
+
+
+# The official TAM test scripts (liu-zhy/temporal-adaptive-module scripts/, test_models.py:158-172):
+TEST_PROTOCOLS: dict[str, TestProtocol] = {
+    # SSv1 (test_tam_something_rgb_8f.sh: --test_crops=1 --sample uniform-1): 1 clip x centre crop
+    # `size` of the frame resized to short side `scale_size`.
+    "efficient": TestProtocol(1, 1, False),
+    # SSv2 (test_tam_somethingv2_rgb_8f.sh: --test_crops=3 --full_res --sample uniform-2): 2 clips x 3
+    # crops of `scale_size`; with dense sampling 2 dense windows (dense-2).
+    "accurate": TestProtocol(2, 3, True),
+    # TSM's / MMAction2's two clips (segment centres + starts) x 3 full-resolution crops.
+    "twice_sample": TestProtocol(2, 3, True, twice_sample=True),
+    # Kinetics-400 (test_tam_kinetics_rgb_8f.sh: --test_crops=3 --full_res --sample dense-10).
+    "dense": TestProtocol(10, 3, True),
 }
 
 
@@ -219,9 +272,11 @@ def build_test_dataset(
     *,
     num_segments: int,
     sampling: Literal["segment", "dense"] = "segment",
-    protocol: Literal["efficient", "accurate", "dense"] = "efficient",
+    protocol: str = "efficient",
+    rule: SamplingRule = "official",
+    validation: bool = False,
     size: int = 224,
-    scale_size: int = 256,
+    scale_size: int | None = None,
     num_clips: int | None = None,
     num_crops: int | None = None,
     backend: str | VideoBackend | None = None,
@@ -234,35 +289,43 @@ def build_test_dataset(
     num_classes: int | None = None,
     class_names: Sequence[str] | str | os.PathLike | None = None,
 ) -> VideoDataset:
-    """Test dataset for a protocol (see ``TEST_PROTOCOLS``).
+    """Test (or, with ``validation=True``, per-epoch validation) dataset for a protocol of ``TEST_PROTOCOLS``.
 
-    * ``efficient``: 1 clip x 1 centre crop of ``size``;
-    * ``accurate``: 2 clips (segment sampling: centres + starts, ``twice_sample``) x 3 crops
-      of ``scale_size`` (full resolution, as TSM/TAM test);
-    * ``dense``: 10 dense clips x 3 crops of ``scale_size`` (always dense sampling).
+    * ``efficient``: 1 clip x 1 centre crop of ``size`` (official SSv1 test);
+    * ``accurate``: 2 clips (official ``uniform-2``, or 2 dense windows) x 3 crops of ``scale_size``
+      (official SSv2 test);
+    * ``twice_sample``: 2 clips (segment centres + starts, TSM / MMAction2) x 3 crops of ``scale_size``;
+    * ``dense``: 10 dense clips x 3 crops of ``scale_size`` (official Kinetics test; always dense).
 
-    ``num_clips`` / ``num_crops`` override the protocol's counts. Multi-view samples are
-    (V, C, T, H, W) with V = clips x crops.
+    ``scale_size=None`` derives it from ``size`` (``size * 256 // 224``, as the official code).
+    ``validation`` uses the official validation indices for one clip (``_get_val_indices``: a
+    segment-sampled video of at most T frames gives its first frame T times). ``num_clips`` /
+    ``num_crops`` override the protocol's counts. Multi-view samples are (V, C, T, H, W) with
+    V = clips x crops (clip-major).
     """
     if protocol not in TEST_PROTOCOLS:
-        raise ValueError(f"protocol must be one of {sorted(TEST_PROTOCOLS)}, got {protocol!r}")
-    clips, crops, full_res = TEST_PROTOCOLS[protocol]
-    clips = num_clips or clips
-    crops = num_crops or crops
+        raise ValueError(f"protocol must be one of {', '.join(TEST_PROTOCOLS)}, got {protocol!r}")
+    views = TEST_PROTOCOLS[protocol]
+    clips = num_clips or views.num_clips
+    crops = num_crops or views.num_crops
     if protocol == "dense":
         sampling = "dense"
+    mode = "val" if validation and clips == 1 else "test"
     if sampling == "segment":
-        if clips not in (1, 2):
-            raise ValueError("segment sampling gives 1 clip (centres) or 2 (twice_sample)")
-        sampler = SegmentSampler(num_segments, train=False, twice_sample=clips == 2, short_policy=short_policy)
+        sampler = SegmentSampler(num_segments, mode=mode, rule=rule, num_clips=clips,
+                                 twice_sample=views.twice_sample, short_policy=short_policy)
     elif sampling == "dense":
-        sampler = DenseSampler(num_segments, interval=dense_interval, num_clips=clips, train=False, short_policy=short_policy)
+        if views.twice_sample:
+            raise ValueError("the twice_sample protocol needs segment sampling")
+        sampler = DenseSampler(num_segments, interval=dense_interval, num_clips=clips, mode=mode, rule=rule,
+                               short_policy=short_policy)
     else:
         raise ValueError(f"sampling must be 'segment' or 'dense', got {sampling!r}")
     names = _class_names(class_names)
     if names is not None and num_classes is None:
         num_classes = len(names)
-    transform = test_transform(scale_size if full_res else size, scale_size, crops)
+    scale_size = default_scale_size(size) if scale_size is None else scale_size
+    transform = test_transform(scale_size if views.full_res else size, scale_size, crops)
     return VideoDataset(
         list_file, root, sampler=sampler, transform=transform, backend=backend, strict=strict,
         num_classes=num_classes, frames=frames, frame_template=frame_template,

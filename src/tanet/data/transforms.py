@@ -25,6 +25,7 @@ import torch.nn.functional as F
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "default_scale_size",
     "CropBox",
     "short_side_size",
     "resized_crop",
@@ -40,6 +41,13 @@ __all__ = [
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+def default_scale_size(size: int) -> int:
+    """The short side crops of ``size`` are taken from, when not given: ``size * 256 // 224``, as the
+    official code derives it (liu-zhy/temporal-adaptive-module ``ops/models.py`` lines 448-453:
+    ``scale_size = input_size * 256 // 224``), so 224 -> 256 and 64 -> 73."""
+    return int(size) * 256 // 224
+
 
 # The 13 fixed crop positions of TSN's multi-scale crop, in quarters of the free space
 # (x, y): 4 corners, centre, 4 edge midpoints, 4 quarter points.

@@ -29,6 +29,10 @@ class ConfigError(UsageError):
     """A configuration file or override is invalid (unknown key, wrong type or value)."""
 
 
+# tanet.data.TEST_PROTOCOLS (not imported: loading a config must not load torch)
+TEST_PROTOCOL_NAMES = ("efficient", "accurate", "twice_sample", "dense")
+
+
 @dataclass
 class TemporalConfig:
     """The paper's knobs: the temporal options of ``tanet.create_model``, as
@@ -42,6 +46,7 @@ class TemporalConfig:
     temporal_stages: list = field(default_factory=lambda: [1, 2, 3, 4])  # ResNet stages with a temporal module
     shift_fold_div: int = 8  # TSM: 1/fold_div of the channels shift each way
     inflate_size: int = 3  # I3D: temporal size of the inflated conv
+    inflate_init: str = "centre"  # I3D: a 2D ImageNet kernel on the "centre" tap, or "spread" over the taps (MMAction2)
 
 
 @dataclass
@@ -53,7 +58,11 @@ class ModelConfig:
     num_segments: int = 8
     dropout: float = 0.5
     width: float = 1.0
-    pretrained: Optional[str] = None  # a 2D ImageNet ResNet file (torchvision/timm keys) for the 2D part
+    # Where the 2D part starts from: a 2D ImageNet ResNet file (torchvision/timm keys), a reserved name, or
+    # "scratch" (from scratch, chosen). None: not given -- from scratch (unless init_from / weights start
+    # the model), with a warning when the recipe expects ImageNet weights (pretrained_expected).
+    pretrained: Optional[str] = None
+    pretrained_expected: bool = False  # the recipe is meant to start from ImageNet weights (the official recipes)
     # fine-tuning: a video checkpoint (tanet, official TAM, MMAction2) whose backbone and temporal
     # modules start the model; its classifier too when the class count matches, else a fresh one
     init_from: Optional[str] = None
@@ -86,12 +95,19 @@ class DataConfig:
     root: str = ""
     class_names: Optional[str] = None  # text file, one class name per line
     sampling: str = "segment"  # "segment" (TSN) or "dense" (Kinetics recipe)
+    # "official": the TAM code's frame indices (tail frames never sampled in training, short videos repeat
+    # frame 1, the middle dense window); "spread": segments over the whole video (MMAction2 keep_tail_frames)
+    sampling_rule: str = "official"
     dense_interval: Optional[int] = None  # dense sampling stride; None: 64 // num_segments
     size: int = 224
-    scale_size: int = 256
-    flip: Union[bool, str] = True  # True, False, or "swap" (flip with left/right label swap)
+    scale_size: Optional[int] = None  # short side the crops come from; None: size * 256 // 224 (official)
+    # True: flip half of the clips; a mirrored clip of a class with a mirrored partner (left_to_right /
+    # right_to_left) takes the partner's label, a direction class without one is never flipped.
+    # False: never flip. "swap": as True, but data.class_names is required.
+    flip: Union[bool, str] = True
     crop_scales: list = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])  # multi-scale crop
-    val_protocol: str = "efficient"  # evaluation after each epoch: efficient|accurate|dense
+    val_protocol: str = "efficient"  # evaluation after each epoch: efficient|accurate|twice_sample|dense
+    test_protocol: str = "efficient"  # what `tanet test` uses unless --protocol says otherwise
     backend: Optional[str] = None  # video reader backend (None: automatic)
     frames: Optional[bool] = None  # list lines are frame folders (None: decide per line)
     frame_template: str = "img_{:05d}.jpg"
@@ -182,7 +198,13 @@ class TrainConfig:
         if self.data.synthetic.kind is not None:
             _choice("data.synthetic.kind", self.data.synthetic.kind, ("motion", "appearance"))
             _choice("data.synthetic.preset", self.data.synthetic.preset, ("default", "quick"))
-        _choice("data.val_protocol", self.data.val_protocol, ("efficient", "accurate", "dense"))
+        _choice("data.sampling_rule", self.data.sampling_rule, ("official", "spread"))
+        for key in ("val_protocol", "test_protocol"):
+            _choice(f"data.{key}", getattr(self.data, key), TEST_PROTOCOL_NAMES)
+        for key in ("size", "scale_size", "dense_interval"):
+            value = getattr(self.data, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"data.{key} must be >= 1, got {value}")
         if self.data.flip not in (True, False, "swap"):
             raise ConfigError(f"data.flip must be true, false or 'swap', got {self.data.flip!r}")
         _choice("optim.name", self.optim.name, ("sgd", "adamw"))
@@ -214,6 +236,7 @@ class TrainConfig:
         t = self.model.temporal
         _choice("model.temporal.tam_position", t.tam_position, ("a", "b", "c", "d"))
         _choice("model.temporal.tam_branches", t.tam_branches, ("both", "local", "global"))
+        _choice("model.temporal.inflate_init", t.inflate_init, ("centre", "spread"))
         if t.tam_kernel_size < 1 or t.tam_kernel_size % 2 == 0:
             raise ConfigError(f"model.temporal.tam_kernel_size must be odd and >= 1, got {t.tam_kernel_size}")
         bad_stages = [stage for stage in t.temporal_stages if stage not in (1, 2, 3, 4)]

@@ -224,7 +224,7 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
         names = [f"class_{i}" for i in range(model.num_classes)]
     views = build_eval_dataset(setup, [], protocol=protocol, check_labels=False)  # sampler + transform
     k = min(topk, model.num_classes)
-    window_sampler = SegmentSampler(model.num_segments, train=False)  # the centres of T segments of a window
+    window_sampler = SegmentSampler(model.num_segments, mode="test")  # the centres of T segments of a window
     options = dict(average=average, view_chunk=view_chunk, device=torch_device, amp=amp)
     predictions = []
     drawn_names: set[str] = set()

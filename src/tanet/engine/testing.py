@@ -7,7 +7,7 @@ from typing import Optional, Sequence, Union
 import torch
 
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import build_eval_dataset, load_for_eval
+from tanet.engine.builders import build_eval_dataset, eval_protocol, load_for_eval
 from tanet.engine.evaluation import evaluate, save_confusion_png
 from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
 from tanet.errors import UsageError
@@ -17,7 +17,7 @@ __all__ = ["test_checkpoint"]
 
 
 def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], root: Optional[str] = None,
-                    *, out: Optional[Union[str, Path]] = None, protocol: str = "efficient",
+                    *, out: Optional[Union[str, Path]] = None, protocol: Optional[str] = None,
                     average: str = "score", view_chunk: int = 8, batch_size: int = 4,
                     num_workers: int = 0, device: str = "auto", amp: str = "none",
                     num_segments: Optional[int] = None, size: Optional[int] = None,
@@ -43,6 +43,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     info = dist_utils.init_distributed(torch_device)
     try:
         setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference)
+        protocol = eval_protocol(setup, protocol)  # None: the recipe's data.test_protocol
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,

@@ -32,9 +32,12 @@ from tanet.checkpoint import (
 from tanet.data.loader import EpochAwareDataset, EpochTaggedSampler, build_loader
 from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import (
+    SCRATCH,
     build_datasets,
     build_eval_loader,
     build_model_with_report,
+    describe_resolved,
+    pretrained_warning,
     resolve_class_names,
     resolve_data,
     resolve_num_classes,
@@ -156,6 +159,11 @@ class Trainer:
         self.train_set, self.val_set = train_set, val_set
         self.init_report = None  # what fine-tuning (model.init_from / model.weights) loaded
         if model is None:
+            message = pretrained_warning(config)
+            if message is not None:
+                if self.is_main:
+                    warnings.warn(message, UserWarning, stacklevel=3)
+                config.model.pretrained = SCRATCH  # recorded in config.yaml and the checkpoints
             model, self.init_report = build_model_with_report(config, self.num_classes, class_names=self.class_names,
                                                               fine_tune=self._resume_path() is None)
         self.model_config = dict(getattr(model, "model_config", {}) or {})
@@ -433,6 +441,7 @@ class Trainer:
                if config.optim.base_batch_size else ""),
             "param groups: " + ", ".join(
                 f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in self.groups),
+            *describe_resolved(config, self.class_names),
         ]
         if self.init_report is not None:
             lines.append(describe_init(self.init_report, self.num_classes))

@@ -35,7 +35,8 @@ def infer_model_config(
 
     * depth: blocks per stage and block type (a ``conv3`` means bottlenecks);
     * width: ``conv1`` output channels / 64; num_classes: rows of ``fc.weight``;
-    * kind: ``tanet`` (``.tam.`` keys), ``i3d311`` (5-D ``conv1`` weights in blocks), ``tsm``
+    * kind: ``tanet`` (``.tam.`` keys), ``i3d311`` / ``i3d333`` (5-D ``conv1`` weights in bottleneck /
+      basic blocks), ``tsm``
       (``temporal_shift``, known only from a foreign layout), else ``tsn``;
     * TAM: num_segments = in-features of ``G.0``, alpha = its out-features / T, kernel size = rows
       of ``G.3``, beta = channels / out-channels of ``L.0``, position from the channels it sees,
@@ -68,7 +69,7 @@ def infer_model_config(
         config.update(_tam_config(state, tam_prefixes, bottleneck))
         family = "tanet"
     elif len(_shape(state, "backbone.layer1.0.conv1.weight")) == 5:
-        family = "i3d311"
+        family = "i3d311" if bottleneck else "i3d333"
         config["num_segments"] = default_num_segments
         config["inflate_size"] = _shape(state, "backbone.layer1.0.conv1.weight")[2]
     else:

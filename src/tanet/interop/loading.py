@@ -120,14 +120,16 @@ def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") 
     )
 
 
-def _inflate_2d_kernels(state: dict[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """2D kernels (out, in, k, k) where the model has inflated (out, in, t, k, k) ones: centre tap."""
+def _inflate_2d_kernels(state: dict[str, torch.Tensor], target: Mapping[str, torch.Tensor],
+                        inits: Mapping[str, str]) -> dict[str, torch.Tensor]:
+    """2D kernels (out, in, k, k) where the model has inflated (out, in, t, k, k) ones, inflated as that
+    conv's ``init`` says (``inits``: weight key -> "centre" or "spread"; centre tap when unknown)."""
     inflated = dict(state)
     for key, value in state.items():
         wanted = target.get(key)
         if (wanted is not None and value.dim() == 4 and wanted.dim() == 5
                 and value.shape[:2] == wanted.shape[:2] and value.shape[2:] == wanted.shape[3:]):
-            inflated[key] = InflatedConv.inflate_2d_weight(value, wanted.shape[2])
+            inflated[key] = InflatedConv.inflate_2d_weight(value, wanted.shape[2], inits.get(key, "centre"))
     return inflated
 
 
@@ -147,7 +149,8 @@ def load_weights(model: nn.Module, source: Union[str, os.PathLike, LoadedCheckpo
       or mis-shaped key is a :class:`~tanet.checkpoint.CheckpointError` naming the file and the keys.
     * A 2D ImageNet ResNet (torchvision/timm keys) fills the 2D part: every 2D key of the model must be
       in the file; the temporal modules and the classifier keep their initialisation; 2D kernels of
-      I3D's inflated convs go onto the centre tap.
+      I3D's inflated convs are inflated as the model's ``inflate_init`` says (centre tap, or spread
+      evenly over the taps).
     * ``classifier``: ``"load"`` (default) the file's classifier must fit; ``"auto"`` (fine-tuning)
       load it when its shape fits, else keep the model's fresh one and say so in the report;
       ``"reset"`` always keep the fresh one.
@@ -163,7 +166,9 @@ def load_weights(model: nn.Module, source: Union[str, os.PathLike, LoadedCheckpo
     dropped = list(loaded.dropped_keys)
     reset = False
     if loaded.backbone_only:
-        state = _inflate_2d_kernels(state, own)
+        inits = {f"{name}.weight": module.init for name, module in model.named_modules()
+                 if isinstance(module, InflatedConv)}
+        state = _inflate_2d_kernels(state, own, inits)
         allow = [key for key in own if ".tam." in key] + classifier_keys
         reset = True
     else:

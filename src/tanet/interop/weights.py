@@ -63,6 +63,8 @@ class EvalProtocol:
     crop_size: int
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    # the `tanet test --protocol` that takes exactly these views (tanet.data.TEST_PROTOCOLS); None: none does
+    tanet_protocol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,11 @@ def _mmaction(name, model, dataset, classes, frames, path, top1, top5, protocol,
 
 # Official TAM repo, README Model ZOO: "Frames * Crops * Clips"; K400 and SSv2 at 256x256 full
 # resolution (test_models.py --full_res: 3 crops of 256), SSv1 at 224 centre crop; K400 tested with
-# --sample dense-10, SSv2 with uniform-2 (README "Testing" section).
-_K400_DENSE_10x3 = EvalProtocol("dense", 10, 3, 256, 256)
-_SSV1_1x1 = EvalProtocol("uniform", 1, 1, 256, 224)
-_SSV2_2x3 = EvalProtocol("uniform", 2, 3, 256, 256)
+# --sample dense-10, SSv1 with uniform-1, SSv2 with uniform-2 (scripts/test_tam_*.sh). uniform-2 is the
+# official two-clip set (ops/dataset.py _get_test_indices), tanet's `accurate`, not TSM's twice_sample.
+_K400_DENSE_10x3 = EvalProtocol("dense", 10, 3, 256, 256, tanet_protocol="dense")
+_SSV1_1x1 = EvalProtocol("uniform", 1, 1, 256, 224, tanet_protocol="efficient")
+_SSV2_2x3 = EvalProtocol("uniform", 2, 3, 256, 256, tanet_protocol="accurate")
 
 WEIGHTS: dict[str, PretrainedWeights] = {
     entry.name: entry

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from torch import nn
 
-from ._registry import model_entrypoint
+from ._registry import canonical_name, model_entrypoint
 
 __all__ = ["build_model", "DEFAULT_NUM_CLASSES", "DEFAULT_NUM_SEGMENTS"]
 
@@ -26,6 +26,7 @@ def build_model(name: str, num_classes: Optional[int] = None, num_segments: Opti
     ``shift_fold_div``, ``inflate_size``, ...). The model's ``model_config`` rebuilds the same
     architecture: ``build_model(**model.model_config)``.
     """
+    name = canonical_name(name)  # a checkpoint records today's name even when built from an old one
     builder = model_entrypoint(name)
     num_classes = DEFAULT_NUM_CLASSES if num_classes is None else num_classes
     num_segments = DEFAULT_NUM_SEGMENTS if num_segments is None else num_segments

@@ -13,9 +13,11 @@ from torch import nn
 
 from tanet.errors import UsageError
 
-__all__ = ["register_model", "list_models", "is_model", "model_entrypoint", "UnknownModelError"]
+__all__ = ["register_model", "register_alias", "canonical_name", "list_models", "is_model", "model_entrypoint",
+           "UnknownModelError"]
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
+_ALIASES: dict[str, str] = {}  # an earlier name -> the registered one (not listed)
 
 
 class UnknownModelError(UsageError):
@@ -31,17 +33,30 @@ def register_model(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module
     return builder
 
 
+def register_alias(old: str, name: str) -> None:
+    """Let ``old`` (a name of an earlier release) build the registered model ``name``; it is not listed."""
+    if name not in _MODELS or old in _MODELS or old in _ALIASES:
+        raise ValueError(f"cannot alias {old!r} to {name!r}")
+    _ALIASES[old] = name
+
+
+def canonical_name(name: str) -> str:
+    """The registered name behind ``name`` (itself unless it is an alias)."""
+    return _ALIASES.get(name, name)
+
+
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style pattern, sorted."""
     return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
 
 
 def is_model(name: str) -> bool:
-    return name in _MODELS
+    return canonical_name(name) in _MODELS
 
 
 def model_entrypoint(name: str) -> Callable[..., nn.Module]:
-    """The builder registered as ``name``; an unknown name lists the close ones."""
+    """The builder registered as ``name`` (or aliased to it); an unknown name lists the close ones."""
+    name = canonical_name(name)
     if name not in _MODELS:
         family = name.split("_")[0]
         close = fnmatch.filter(_MODELS, f"*{family}*") or sorted(_MODELS)

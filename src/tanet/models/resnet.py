@@ -1,4 +1,14 @@
-"""ResNet-18/34/50/101 with temporal insertion points: TANet, TSN, TSM and I3D 3×1×1 backbones.
+"""ResNet-18/34/50/101 with temporal insertion points: TANet, TSN, TSM and I3D backbones.
+
+I3D, as the TAM paper's baseline "I3D 3×1×1" (``i3d311_r50`` / ``i3d311_r101``): the 2D ResNet with
+every bottleneck's conv1 inflated to a 3×1×1 temporal conv (16 of 16 blocks in ResNet-50), the 2D stem,
+no temporal striding; a 2D ImageNet kernel goes onto the centre tap (``inflate_init="centre"``), so the
+model starts as the 2D one. MMAction2's ``i3d_r50`` (configs/_base_/models/i3d_r50.py, ``ResNet3d``) differs:
+it inflates 9 of 16 blocks (``inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))``), has a
+5×7×7 stem with temporal stride 2 and a temporal-stride-2 max pool, and spreads the 2D kernel evenly over
+the taps (``w2d / t``; ``inflate_init="spread"`` here). A BasicBlock (ResNet-18/34) has no 1×1 conv, so
+``i3d333_r18`` / ``i3d333_r34`` inflate each block's first 3×3 conv to 3×3×3 instead: they are not 3×1×1
+models (the old names ``i3d311_r18`` / ``i3d311_r34`` still build them).
 
 Order (as timm): temporal spec, blocks, the ResNet class, the builders, then one short registered
 function per variant. State-dict keys are torchvision's (``conv1``, ``bn1``, ``layerS.B.conv1`` …,
@@ -20,7 +30,7 @@ from tanet.modules.tam import TAM, Branches
 from tanet.modules.temporal import InflatedConv, TemporalShift
 
 from .recognizer import VideoRecognizer
-from ._registry import register_model
+from ._registry import register_alias, register_model
 
 TemporalKind = Literal["none", "tam", "shift", "inflate"]
 TAMPosition = Literal["a", "b", "c", "d"]
@@ -50,12 +60,15 @@ class TemporalSpec:
     tam_branches: Branches = "both"
     shift_fold_div: int = 8
     inflate_size: int = 3
+    inflate_init: str = "centre"  # how a 2D kernel fills an inflated one: "centre" tap or "spread" (MMAction2)
 
     def __post_init__(self) -> None:
         if self.kind not in ("none", "tam", "shift", "inflate"):
             raise ValueError(f"unknown temporal kind {self.kind!r}")
         if self.tam_position not in ("a", "b", "c", "d"):
             raise ValueError(f"tam_position must be one of 'a', 'b', 'c', 'd', got {self.tam_position!r}")
+        if self.inflate_init not in InflatedConv.INITS:
+            raise ValueError(f"inflate_init must be one of {', '.join(InflatedConv.INITS)}, got {self.inflate_init!r}")
 
     def make_tam(self, channels: int) -> TAM:
         return TAM(
@@ -128,7 +141,7 @@ class BasicBlock(_TemporalBlockMixin, nn.Module):
         if temporal.kind == "inflate":
             self.conv1 = InflatedConv(
                 inplanes, planes, temporal.num_segments, kernel_size=3,
-                temporal_size=temporal.inflate_size, stride=stride, padding=1,
+                temporal_size=temporal.inflate_size, stride=stride, padding=1, init=temporal.inflate_init,
             )
         else:
             self.conv1 = _conv3x3(inplanes, planes, stride)
@@ -165,7 +178,8 @@ class Bottleneck(_TemporalBlockMixin, nn.Module):
         width = planes
         out_planes = planes * self.expansion
         if temporal.kind == "inflate":
-            self.conv1 = InflatedConv(inplanes, width, temporal.num_segments, temporal_size=temporal.inflate_size)
+            self.conv1 = InflatedConv(inplanes, width, temporal.num_segments, temporal_size=temporal.inflate_size,
+                                      init=temporal.inflate_init)
         else:
             self.conv1 = _conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
@@ -193,7 +207,11 @@ class ResNet(nn.Module):
         block, layers: block type and blocks per stage.
         num_classes: classifier size; 0 leaves out ``fc`` (a backbone).
         width: channel multiplier (0.25 gives a ResNet with 16..128 base channels for CPU work).
-        temporal: the temporal spec every block of ``temporal_stages`` (1..4 = layer1..layer4) gets.
+        temporal: the temporal spec every block of ``temporal_stages`` (1..4 = layer1..layer4) gets;
+            a temporal shift goes into every other block of each stage when layer3 has >= 23 blocks
+            (ResNet-101), as official TSM's ``make_temporal_shift`` (mit-han-lab/temporal-shift-module
+            ops/temporal_shift.py:120-137, place 'blockres': ``n_round = 2 if len(layer3) >= 23 else 1``,
+            block i shifts iff ``i % n_round == 0``) and MMAction2's ResNetTSM do.
     """
 
     def __init__(
@@ -242,9 +260,11 @@ class ResNet(nn.Module):
                 _conv1x1(self.inplanes, planes * block.expansion, stride),
                 nn.BatchNorm2d(planes * block.expansion),
             )
-        layers = [block(self.inplanes, planes, stride, downsample, temporal)]
+        every = 2 if temporal.kind == "shift" and self.layers[2] >= 23 else 1
+        per_block = [temporal if index % every == 0 else NO_TEMPORAL for index in range(blocks)]
+        layers = [block(self.inplanes, planes, stride, downsample, per_block[0])]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes, temporal=temporal) for _ in range(1, blocks)]
+        layers += [block(self.inplanes, planes, temporal=per_block[index]) for index in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def _init_weights(self) -> None:
@@ -399,29 +419,36 @@ def tsm_r50(**kwargs) -> VideoRecognizer:
 
 @register_model
 def tsm_r101(**kwargs) -> VideoRecognizer:
-    """TSM on ResNet-101."""
+    """TSM on ResNet-101: the shift in every other block of each stage (blocks 0, 2, 4, ...), as official TSM."""
     return _video_resnet(101, "shift", **kwargs)
 
 
 @register_model
-def i3d311_r18(**kwargs) -> VideoRecognizer:
-    """I3D 3×1×1 on ResNet-18: each block's first 3×3 conv inflated to 3×3×3."""
+def i3d333_r18(**kwargs) -> VideoRecognizer:
+    """I3D on ResNet-18: each BasicBlock's first 3×3 conv inflated to 3×3×3 (not 3×1×1: a BasicBlock has
+    no 1×1 conv)."""
     return _video_resnet(18, "inflate", **kwargs)
 
 
 @register_model
-def i3d311_r34(**kwargs) -> VideoRecognizer:
-    """I3D 3×1×1 on ResNet-34."""
+def i3d333_r34(**kwargs) -> VideoRecognizer:
+    """I3D on ResNet-34: each BasicBlock's first 3×3 conv inflated to 3×3×3."""
     return _video_resnet(34, "inflate", **kwargs)
 
 
 @register_model
 def i3d311_r50(**kwargs) -> VideoRecognizer:
-    """I3D 3×1×1 on ResNet-50: each bottleneck's conv1 inflated to a static 3×1×1 temporal conv."""
+    """I3D 3×1×1 on ResNet-50, the TAM paper's baseline: every bottleneck's conv1 inflated to a static 3×1×1
+    temporal conv (all 16 blocks; 2D stem; 2D weights on the centre tap unless ``inflate_init="spread"``)."""
     return _video_resnet(50, "inflate", **kwargs)
 
 
 @register_model
 def i3d311_r101(**kwargs) -> VideoRecognizer:
-    """I3D 3×1×1 on ResNet-101."""
+    """I3D 3×1×1 on ResNet-101: every bottleneck's conv1 inflated to 3×1×1."""
     return _video_resnet(101, "inflate", **kwargs)
+
+
+# Names of earlier releases: checkpoints and scripts that use them keep working.
+register_alias("i3d311_r18", "i3d333_r18")
+register_alias("i3d311_r34", "i3d333_r34")

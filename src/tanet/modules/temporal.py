@@ -47,9 +47,12 @@ class InflatedConv(nn.Module):
     """A 2D k×k convolution inflated to t×k×k over time (I3D); state key ``weight`` of shape
     (out, in, t, k, k), so an inflated checkpoint keeps torchvision's key names.
 
-    A 2D weight is loaded onto the centre tap (other taps zero), so the network starts as the 2D model
-    (:meth:`inflate_2d_weight`).
+    A 2D weight is inflated by ``init`` (:meth:`inflate_2d_weight`): ``"centre"`` puts it on the centre
+    tap (other taps zero), so the network starts as the 2D model; ``"spread"`` spreads it evenly over the
+    taps (``w2d / t`` on each), as MMAction2's ``ResNet3d._inflate_conv_params`` does.
     """
+
+    INITS = ("centre", "spread")
 
     def __init__(
         self,
@@ -60,8 +63,12 @@ class InflatedConv(nn.Module):
         temporal_size: int = 3,
         stride: int = 1,
         padding: int = 0,
+        init: str = "centre",
     ) -> None:
         super().__init__()
+        if init not in self.INITS:
+            raise ValueError(f"inflate init must be one of {', '.join(self.INITS)}, got {init!r}")
+        self.init = init
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_segments = num_segments
@@ -74,13 +81,20 @@ class InflatedConv(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, num_segments={self.num_segments}"
+            f"stride={self.stride}, padding={self.padding}, num_segments={self.num_segments}, init={self.init}"
         )
 
     @staticmethod
-    def inflate_2d_weight(weight_2d: torch.Tensor, temporal_size: int) -> torch.Tensor:
-        """(out, in, k, k) -> (out, in, t, k, k) with the 2D kernel on the centre tap."""
-        inflated = weight_2d.new_zeros(weight_2d.shape[0], weight_2d.shape[1], temporal_size, *weight_2d.shape[2:])
+    def inflate_2d_weight(weight_2d: torch.Tensor, temporal_size: int, init: str = "centre") -> torch.Tensor:
+        """(out, in, k, k) -> (out, in, t, k, k): the 2D kernel on the centre tap (``"centre"``), or
+        ``w2d / t`` on every tap (``"spread"``, MMAction2: ``w2d.unsqueeze(2).expand_as(w3d) / t``).
+        Either way a clip of identical frames gives the 2D model's output (away from the clip's ends)."""
+        shape = (weight_2d.shape[0], weight_2d.shape[1], temporal_size, *weight_2d.shape[2:])
+        if init == "spread":
+            return (weight_2d.unsqueeze(2).expand(shape) / temporal_size).contiguous()
+        if init != "centre":
+            raise ValueError(f"inflate init must be one of centre, spread, got {init!r}")
+        inflated = weight_2d.new_zeros(shape)
         inflated[:, :, temporal_size // 2] = weight_2d
         return inflated
 

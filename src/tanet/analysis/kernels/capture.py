@@ -94,8 +94,8 @@ def static_temporal_kernels(model: nn.Module, block: str, source: Any = None) ->
         inflated = [name for name, blk in named_blocks(model).items()
                     if isinstance(getattr(blk, "conv1", None), InflatedConv)]
         raise BlockNameError(
-            f"{source}: block {block} has no inflated (I3D) conv; is this an i3d311_* checkpoint? "
-            f"blocks with one: {', '.join(inflated) or 'none'}"
+            f"{source}: block {block} has no inflated (I3D) conv; is this an I3D (i3d311_* / i3d333_*) "
+            f"checkpoint? blocks with one: {', '.join(inflated) or 'none'}"
         )
     weight = conv.weight.detach().float().cpu()
     return weight.sum(dim=(3, 4)).numpy()
