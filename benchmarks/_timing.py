@@ -53,3 +53,9 @@ def machine_load() -> str:
     except OSError:
         return f"{os.cpu_count()} cores"
     return f"load average {load:.2f} on {os.cpu_count()} cores"
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -30,7 +30,7 @@ from tanet import TAM, adaptive_temporal_conv, adaptive_temporal_conv_reference,
 from tanet.models.inference import prepare_for_inference, to_channels_last
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import fmt_range, interleaved_rounds, machine_load, ratios  # noqa: E402
+from _timing import fmt_range, interleaved_rounds, machine_load, ratios, rss_bytes  # noqa: E402
 
 
 def bench_tam(rounds: int) -> dict:
@@ -133,18 +133,13 @@ def bench_train_step(rounds: int, calls: int = 2, size: int = 224, num_segments:
     }
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def memory_probe(name: str) -> None:
     """Run in a child process: peak RSS growth of one training forward+backward."""
     torch.manual_seed(0)
     model = create_model(name, num_classes=400, num_segments=8).train()
     clips = torch.randn(2, 3, 8, 160, 160)
     labels = torch.zeros(2, dtype=torch.long)
-    before = _rss_bytes()
+    before = rss_bytes()
     loss = torch.nn.functional.cross_entropy(model(clips), labels)
     loss.backward()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux

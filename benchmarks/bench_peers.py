@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import fmt_range, interleaved_rounds, machine_load, ratios  # noqa: E402
+from _timing import fmt_range, interleaved_rounds, machine_load, ratios, rss_bytes  # noqa: E402
 
 NUM_CLASSES, NUM_SEGMENTS, SIZE = 400, 8, 224
 
@@ -206,11 +206,6 @@ def bench_train(peer: nn.Module, ours: nn.Module, rounds: int, calls: int) -> di
 # --------------------------------------------------------------------------- memory (child processes)
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def memory_probe(which: str) -> None:
     """In a fresh process: peak RSS growth of one training step (batch 2, 8x224x224)."""
     torch.manual_seed(0)
@@ -218,7 +213,7 @@ def memory_probe(which: str) -> None:
     clips = torch.randn(2, 3, NUM_SEGMENTS, SIZE, SIZE)
     labels = torch.tensor([3, 7])
     step = training_step(model, clips, labels)
-    before = _rss_bytes()
+    before = rss_bytes()
     step()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
     print(json.dumps({"model": which, "growth_bytes": peak - before}))
