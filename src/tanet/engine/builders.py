@@ -25,6 +25,7 @@ from tanet.engine.distributed import ShardSampler
 from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
+from tanet.models.inference import InferenceMode, prepare_for_inference
 
 __all__ = [
     "SCRATCH", "resolve_defaults", "derived_keys", "describe_resolved", "pretrained_warning",
@@ -247,8 +248,12 @@ class EvalSetup:
 
 
 def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
-                  device: Union[str, torch.device] = "cpu") -> EvalSetup:
+                  device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager") -> EvalSetup:
     """Rebuild a trained model (any known layout) in eval mode on ``device``.
+
+    ``inference``: ``"eager"`` (the model as trained; what the kernel analysis needs, and the default),
+    ``"fused"`` or ``"compiled"`` (:func:`tanet.models.inference.prepare_for_inference`: same logits,
+    faster; the model is converted in place and can no longer train).
 
     A checkpoint whose weights or buffers hold NaN/inf (a diverged training) is refused: every
     score it gives would be meaningless.
@@ -264,6 +269,7 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
                                           f"tensors (e.g. {', '.join(bad[:3])}): the training that wrote it "
                                           "diverged; use a checkpoint of an earlier epoch")
     model.to(device)
+    model = prepare_for_inference(model, inference, inplace=True)
     config = config_from_checkpoint(loaded.data)
     config.model.num_segments = model.num_segments
     return EvalSetup(model, config, loaded.class_names, loaded)

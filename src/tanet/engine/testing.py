@@ -23,7 +23,8 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                     num_segments: Optional[int] = None, size: Optional[int] = None,
                     scale_size: Optional[int] = None, sampling: Optional[str] = None,
                     class_names: Optional[Sequence[str]] = None, strict: bool = False,
-                    progress: bool = True, dump: Optional[Union[str, Path]] = None) -> dict:
+                    progress: bool = True, dump: Optional[Union[str, Path]] = None,
+                    inference: str = "fused") -> dict:
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
@@ -31,8 +32,9 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
     ``confusion.png`` / ``confusion.csv`` (rows: true class; the header row and the first column
     are the class names). ``dump`` (``.json`` or ``.csv``) receives every video's prediction and
-    scores (:func:`tanet.engine.results.write_dump`). Works under ``torchrun`` (each process takes a
-    shard). Returns the metrics dict (with the ``confusion`` tensor).
+    scores (:func:`tanet.engine.results.write_dump`). ``inference``: the model's inference path (see
+    :func:`load_for_eval`). Works under ``torchrun`` (each process takes a shard). Returns the metrics
+    dict (with the ``confusion`` tensor).
 
     Raises :class:`~tanet.errors.UsageError` for a value that cannot work (checked before anything
     is loaded; ``class_names`` of the wrong length before the evaluation runs) and
@@ -50,7 +52,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
-        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
+        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference)
         protocol = eval_protocol(setup, protocol)  # None: the recipe's data.test_protocol
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
@@ -75,7 +77,7 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                              + (" (try without --amp)" if amp != "none" else ""))
         metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
-                       model=model.model_config["name"])
+                       model=model.model_config["name"], inference=inference)
         if dump is not None:
             indices, scores = _gather_scores(loader.indices, metrics.pop("scores"), info.enabled)
             metrics.pop("labels")

@@ -59,6 +59,7 @@ from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everythi
 from tanet.engine.run_log import RunLogger
 from tanet.engine.schedule import ScheduledLR, WarmupSchedule
 from tanet.errors import TanetError
+from tanet.models.inference import to_channels_last
 from tanet.utils.io import remove_stale_temporaries
 from tanet.utils.locking import FileLock
 
@@ -95,17 +96,6 @@ class TrainResult:
 
 
 StepHook = Callable[[int, int, float], None]  # (epoch, step, loss) after each optimizer step
-
-
-def to_channels_last(model: nn.Module) -> nn.Module:
-    """channels_last for 4-d kernels and channels_last_3d for 5-d ones (I3D), in place
-    (``Module.to(memory_format=...)`` refuses models that mix both)."""
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.dim() == 4:
-            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
-        elif tensor.dim() == 5:
-            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
-    return model
 
 
 def _world() -> int:
