@@ -1,14 +1,15 @@
 """Core speed and memory benchmark: fused TAM vs the official formulation, and TANet vs TSN/TSM.
 
-Prints ratios measured side by side in one run (candidates interleaved, medians), because the machine
-is shared and noisy. Usage:
+Prints ratios measured side by side in one run (candidates interleaved; several rounds, each ratio
+given as the median and range over the rounds), because the machine is shared and noisy. Usage:
 
-    python benchmarks/bench_core.py            # everything
-    python benchmarks/bench_core.py --quick    # smaller repeat counts
+    PYTHONPATH=src python benchmarks/bench_core.py            # everything
+    PYTHONPATH=src python benchmarks/bench_core.py --quick    # fewer rounds
+    PYTHONPATH=src python benchmarks/bench_core.py --only latency|train|tam|memory
 
-Targets (issue 2): fused TAM >= 3x faster than the reference forward+backward; the fused op <= 1.5x
-an elementwise multiply of the same tensor (forward); TANet/TSN latency <= 1.05; TANet/TSN training
-peak-memory growth <= 1.08.
+Targets: fused TAM >= 3x faster than the reference forward+backward; the fused op <= 1.5x an
+elementwise multiply of the same tensor (forward); tanet_r50 / tsn_r50 eval latency <= 1.02 and
+training-step time <= 1.04 (issue 15); training peak-memory growth <= 1.08.
 """
 from __future__ import annotations
 
@@ -19,29 +20,20 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from tanet import TAM, adaptive_temporal_conv, adaptive_temporal_conv_reference, create_model
+from tanet.models.inference import prepare_for_inference, to_channels_last
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import fmt_range, interleaved_rounds, machine_load, ratios, rss_bytes  # noqa: E402
 
 
-def interleaved_medians(candidates: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each candidate, run in turns so that load changes hit all of them alike."""
-    for _ in range(warmup):
-        for run in candidates.values():
-            run()
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, run in candidates.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(samples) for name, samples in times.items()}
-
-
-def bench_tam(repeats: int) -> dict[str, float]:
+def bench_tam(rounds: int) -> dict:
     torch.manual_seed(0)
     num_clips, num_segments, channels, size = 2, 8, 256, 56
     x = torch.randn(num_clips * num_segments, channels, size, size)
@@ -67,7 +59,7 @@ def bench_tam(repeats: int) -> dict[str, float]:
         return run
 
     with torch.no_grad():
-        forward = interleaved_medians(
+        forward = interleaved_rounds(
             {
                 "fused_op": lambda: adaptive_temporal_conv(x, kernel, importance),
                 "reference_op": lambda: adaptive_temporal_conv_reference(x, kernel, importance),
@@ -75,37 +67,70 @@ def bench_tam(repeats: int) -> dict[str, float]:
                 "fused_tam": lambda: tam(x),
                 "reference_tam": lambda: reference_forward(x),
             },
-            repeats,
+            rounds, calls_per_round=5, warmup=2,
         )
-    backward = interleaved_medians(
-        {"fused_tam": train_step(tam), "reference_tam": train_step(reference_forward)}, max(repeats // 2, 3)
+    backward = interleaved_rounds(
+        {"fused_tam": train_step(tam), "reference_tam": train_step(reference_forward)}, rounds, calls_per_round=3, warmup=2
     )
     return {
-        "op_forward_speedup": forward["reference_op"] / forward["fused_op"],
-        "tam_forward_speedup": forward["reference_tam"] / forward["fused_tam"],
-        "tam_forward_backward_speedup": backward["reference_tam"] / backward["fused_tam"],
-        "op_over_elementwise_floor": forward["fused_op"] / forward["elementwise_floor"],
-        "tam_over_elementwise_floor": forward["fused_tam"] / forward["elementwise_floor"],
-        "ms": {**{f"forward_{k}": v * 1e3 for k, v in forward.items()}, **{f"train_{k}": v * 1e3 for k, v in backward.items()}},
+        "op_forward_speedup": ratios(forward["reference_op"], forward["fused_op"]),
+        "tam_forward_speedup": ratios(forward["reference_tam"], forward["fused_tam"]),
+        "tam_forward_backward_speedup": ratios(backward["reference_tam"], backward["fused_tam"]),
+        "op_over_elementwise_floor": ratios(forward["fused_op"], forward["elementwise_floor"]),
+        "tam_over_elementwise_floor": ratios(forward["fused_tam"], forward["elementwise_floor"]),
+        "ms": {**{f"forward_{k}": statistics.median(v) * 1e3 for k, v in forward.items()},
+               **{f"train_{k}": statistics.median(v) * 1e3 for k, v in backward.items()}},
     }
 
 
-def bench_latency(repeats: int, size: int = 224, num_segments: int = 8) -> dict[str, float]:
+def bench_latency(rounds: int, calls: int = 3, size: int = 224, num_segments: int = 8) -> dict:
+    """Eval latency, batch 1, of the three R50 models, eager and on the fused inference path."""
     torch.manual_seed(0)
     clips = torch.randn(1, 3, num_segments, size, size)
-    models = {name: create_model(name, num_classes=400, num_segments=num_segments).eval() for name in ("tanet_r50", "tsn_r50", "tsm_r50")}
+    models = {}
+    for name in ("tanet_r50", "tsn_r50", "tsm_r50"):
+        model = create_model(name, num_classes=400, num_segments=num_segments).eval()
+        models[f"{name} eager"] = model
+        models[f"{name} fused"] = prepare_for_inference(model, "fused")
     with torch.inference_mode():
-        medians = interleaved_medians({name: (lambda m=model: m(clips)) for name, model in models.items()}, repeats, warmup=1)
+        medians = interleaved_rounds({name: (lambda m=model: m(clips)) for name, model in models.items()}, rounds, calls)
     return {
-        "tanet_over_tsn": medians["tanet_r50"] / medians["tsn_r50"],
-        "tsm_over_tsn": medians["tsm_r50"] / medians["tsn_r50"],
-        "ms": {name: value * 1e3 for name, value in medians.items()},
+        "ratios": {
+            f"{name} / tsn_r50 ({path})": ratios(medians[f"{name} {path}"], medians[f"tsn_r50 {path}"])
+            for path in ("eager", "fused") for name in ("tanet_r50", "tsm_r50")
+        },
+        "ms": {name: statistics.median(values) * 1e3 for name, values in medians.items()},
     }
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def bench_train_step(rounds: int, calls: int = 2, size: int = 224, num_segments: int = 8) -> dict:
+    """One training step (forward + backward + SGD step), batch 2, tanet_r50 vs tsn_r50, with the
+    default layout and with ``runtime.channels_last``."""
+    torch.manual_seed(0)
+    clips = torch.randn(2, 3, num_segments, size, size)
+    labels = torch.tensor([1, 2])
+
+    def step_of(name: str, channels_last: bool) -> Callable[[], None]:
+        model = create_model(name, num_classes=400, num_segments=num_segments).train()
+        if channels_last:
+            to_channels_last(model)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+
+        def step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(clips), labels).backward()
+            optimizer.step()
+
+        return step
+
+    steps = {f"{name} {layout}": step_of(name, layout == "channels_last")
+             for layout in ("default", "channels_last") for name in ("tanet_r50", "tsn_r50")}
+    medians = interleaved_rounds(steps, rounds, calls)
+    return {
+        "ratios": {f"tanet_r50 / tsn_r50 ({layout})": ratios(medians[f"tanet_r50 {layout}"], medians[f"tsn_r50 {layout}"])
+                   for layout in ("default", "channels_last")},
+        "ms": {name: statistics.median(values) * 1e3 for name, values in medians.items()},
+    }
 
 
 def memory_probe(name: str) -> None:
@@ -114,7 +139,7 @@ def memory_probe(name: str) -> None:
     model = create_model(name, num_classes=400, num_segments=8).train()
     clips = torch.randn(2, 3, 8, 160, 160)
     labels = torch.zeros(2, dtype=torch.long)
-    before = _rss_bytes()
+    before = rss_bytes()
     loss = torch.nn.functional.cross_entropy(model(clips), labels)
     loss.backward()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
@@ -144,36 +169,55 @@ def bench_memory(repeats: int = 3) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own, all cores); 1 keeps a loaded machine's "
+                             "figures steadier (no thread waiting on a preempted sibling)")
     parser.add_argument("--memory-probe", metavar="MODEL", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["tam", "latency", "memory"], help="run one part")
+    parser.add_argument("--only", choices=["tam", "latency", "train", "memory"], help="run one part")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {machine_load()}")
+    rounds = 3 if args.quick else 5
     results = {}
     if args.only in (None, "tam"):
-        results["tam"] = tam = bench_tam(repeats=8 if args.quick else 20)
-        print("(1) TAM, N=2 T=8 C=256 56x56, fused vs official grouped-conv reference (speed-up, higher is better)")
-        print(f"    op forward              {tam['op_forward_speedup']:.2f}x")
-        print(f"    TAM forward             {tam['tam_forward_speedup']:.2f}x")
-        print(f"    TAM forward+backward    {tam['tam_forward_backward_speedup']:.2f}x   (target >= 3)")
+        results["tam"] = tam = bench_tam(rounds)
+        print("(1) TAM, N=2 T=8 C=256 56x56, fused vs official grouped-conv reference (speed-up, higher is better; "
+              f"median (range) of {rounds} rounds)")
+        print(f"    op forward              {fmt_range(tam['op_forward_speedup'])}x")
+        print(f"    TAM forward             {fmt_range(tam['tam_forward_speedup'])}x")
+        print(f"    TAM forward+backward    {fmt_range(tam['tam_forward_backward_speedup'])}x   (target >= 3)")
         print("(2) fused vs an elementwise multiply of the same tensor (forward time ratio, lower is better)")
-        print(f"    fused op / floor        {tam['op_over_elementwise_floor']:.2f}    (target <= 1.5)")
-        print(f"    whole TAM / floor       {tam['tam_over_elementwise_floor']:.2f}    (pooling + branches + op)")
+        print(f"    fused op / floor        {fmt_range(tam['op_over_elementwise_floor'])}    (target <= 1.5)")
+        print(f"    whole TAM / floor       {fmt_range(tam['tam_over_elementwise_floor'])}    (pooling + branches + op)")
     if args.only in (None, "latency"):
-        results["latency"] = latency = bench_latency(repeats=3 if args.quick else 15)
-        print("(3) latency, batch 1, 8x224x224, eval (ratio to tsn_r50)")
-        print(f"    tanet_r50 / tsn_r50     {latency['tanet_over_tsn']:.3f}   (target <= 1.05)")
-        print(f"    tsm_r50 / tsn_r50       {latency['tsm_over_tsn']:.3f}")
+        results["latency"] = latency = bench_latency(rounds)
+        print(f"(3) eval latency, batch 1, 8x224x224, ratio to tsn_r50 on the same inference path "
+              f"(median (range) of {rounds} rounds x 3 interleaved calls; target tanet <= 1.02)")
+        for label, values in latency["ratios"].items():
+            print(f"    {label:<30} {fmt_range(values, 3)}")
         print("    ms: " + ", ".join(f"{k} {v:.0f}" for k, v in latency["ms"].items()))
+    if args.only in (None, "train"):
+        results["train"] = train = bench_train_step(rounds)
+        print(f"(3b) training step (forward+backward+SGD), batch 2, 8x224x224 "
+              f"(median (range) of {rounds} rounds x 2 interleaved calls; target <= 1.04)")
+        for label, values in train["ratios"].items():
+            print(f"    {label:<36} {fmt_range(values, 3)}")
+        print("    ms: " + ", ".join(f"{k} {v:.0f}" for k, v in train["ms"].items()))
     if args.only in (None, "memory"):
         results["memory"] = memory = bench_memory()
         print("(4) training peak-RSS growth, batch 2, 8x160x160, forward+backward, median of 3 processes (ratio to tsn_r50)")
         print(f"    tanet_r50 / tsn_r50     {memory['tanet_over_tsn']:.3f}   (target <= 1.08)")
         print(f"    tsm_r50 / tsn_r50       {memory['tsm_over_tsn']:.3f}")
         print("    MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in memory["MiB"].items()))
+    print(f"done, {machine_load()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import _compat_pickle
 import collections
 import os
 import pickle
+import warnings
 import re
 import types
 import zipfile
@@ -113,7 +114,8 @@ def load_checkpoint_file(path: PathLike, map_location: Any = "cpu", *, allow_num
     safe = getattr(torch.serialization, "safe_globals", None)
     context = safe(_numpy_safe_globals()) if (allow_numpy and safe is not None) else nullcontext()
     try:
-        with context:
+        with context, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # a plain pickle; refused below
             data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         refused = _refused_global(error)

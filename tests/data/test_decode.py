@@ -186,10 +186,18 @@ def test_frame_folder_errors(tmp_path):
     with pytest.raises(VideoDecodeError, match="img_00003.jpg"):
         read_frames(folder, [2], "frames")
     (folder / "img_00002.jpg").unlink()
-    # The folder now has 1 consecutive frame; a list saying 4 frames hits the missing file.
+    # A gap is an error when the folder is opened, counted or listed with its count: it is not a
+    # 1-frame video, and not an error only when a sampler happens to pick frame 2.
+    with pytest.raises(VideoDecodeError, match="img_00002.jpg is missing although 2 later frames"):
+        count_frames(folder, "frames")
+    with pytest.raises(VideoDecodeError, match="img_00002.jpg is missing"):
+        FrameFolderBackend().open(folder, num_frames=4)
+    (folder / "img_00003.jpg").unlink()
+    (folder / "img_00004.jpg").unlink()
+    # Without a gap, a list that promises more frames than there are is an error at open.
     assert count_frames(folder, "frames") == 1
-    with FrameFolderBackend().open(folder, num_frames=4) as reader, pytest.raises(VideoDecodeError, match="img_00002.jpg"):
-        reader.read([1])
+    with pytest.raises(VideoDecodeError, match="the list says 4 frames but the folder holds 1"):
+        FrameFolderBackend().open(folder, num_frames=4)
     with pytest.raises(VideoDecodeError, match="missing_dir"):
         read_frames(tmp_path / "missing_dir", [0], "frames")
 

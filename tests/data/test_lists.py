@@ -67,3 +67,29 @@ def test_class_names(tmp_path):
     (tmp_path / "dup.txt").write_text("a\nb\na\n")
     with pytest.raises(ListFileError, match="dup.txt:3: duplicate"):
         read_class_names(tmp_path / "dup.txt")
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    _touch(tmp_path, "a/v1.mp4")
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfa/v1.mp4 1\r\na/v1.mp4 2\r\n")  # as Notepad saves it
+    assert [(r.path, r.label, r.line) for r in read_list(tmp_path / "bom.txt", tmp_path)] == [
+        (str(tmp_path / "a/v1.mp4"), 1, 1), (str(tmp_path / "a/v1.mp4"), 2, 2)]
+    (tmp_path / "names.txt").write_bytes(b"\xef\xbb\xbfleft\nright\n")
+    assert read_class_names(tmp_path / "names.txt") == ["left", "right"]
+
+
+def test_another_encoding_is_an_error_naming_the_line(tmp_path):
+    _touch(tmp_path, "a/v1.mp4")
+    (tmp_path / "latin.txt").write_bytes("a/v1.mp4 1\n\na/café.mp4 0\n".encode("latin-1"))
+    with pytest.raises(ListFileError, match=r"latin\.txt:3: not UTF-8 text \(byte 0xe9\)"):
+        read_list(tmp_path / "latin.txt", tmp_path)
+    (tmp_path / "names.txt").write_bytes("Ärger\n".encode("latin-1"))
+    with pytest.raises(ListFileError, match=r"names\.txt:1: not UTF-8"):
+        read_class_names(tmp_path / "names.txt")
+
+
+def test_missing_files_say_which_kind(tmp_path):
+    with pytest.raises(FileNotFoundError, match="list file not found"):
+        read_list(tmp_path / "train.txt")
+    with pytest.raises(FileNotFoundError, match="class-names file not found"):
+        read_class_names(tmp_path / "classes.txt")

@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +27,7 @@ def test_extract_frames_matches_decode(tmp_path, mp4_video, extractor):
     n = extract_frames(mp4_video, folder, short_side=0, jpeg_quality=95, extractor=extractor)
     reference = decode_all(mp4_video)
     assert n == len(reference) == count_frames(folder, "frames")
-    assert (folder / DONE_MARKER).read_text().strip() == str(n)
+    assert json.loads((folder / DONE_MARKER).read_text())["frames"] == n
     got = read_frames(folder, range(n), "frames").numpy().astype(int)
     # JPEG is lossy (these frames are random 8x8 colour blocks, its worst case), but every
     # extracted frame is far closer to the decoded frame of the same index than to its
@@ -101,3 +107,105 @@ def test_check_videos(tmp_path, mp4_video, capsys):
     clean = tmp_path / "clean.txt"
     assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "2", "--write-clean", str(clean), "--full"]) == 0
     assert clean.read_text() == "good.mp4 0\ngood.mp4 4\n"
+
+
+def test_extracting_again_with_other_options_redoes_the_folder(tmp_path, mp4_video):
+    folder = tmp_path / "f"
+    assert extract_frames(mp4_video, folder, short_side=32, extractor="pyav") == 50
+    assert read_frames(folder, [0], "frames").shape == (1, 32, 40, 3)
+    # another short side: extracted again, not silently kept
+    assert extract_frames(mp4_video, folder, short_side=48, extractor="pyav") == 50
+    assert read_frames(folder, [0], "frames").shape == (1, 48, 60, 3)
+    marker = json.loads((folder / DONE_MARKER).read_text())
+    assert marker == {"frames": 50, "short_side": 48, "jpeg_quality": 90, "template": "img_{:05d}.jpg", "start_index": 1}
+    # another JPEG quality: other bytes
+    before = (folder / "img_00010.jpg").read_bytes()
+    extract_frames(mp4_video, folder, short_side=48, jpeg_quality=30, extractor="pyav")
+    assert len((folder / "img_00010.jpg").read_bytes()) < len(before)
+    # another template: the old frames go, the new names hold the frames
+    extract_frames(mp4_video, folder, short_side=48, jpeg_quality=30, template="{:04d}.jpg", extractor="pyav")
+    assert sorted(p.name for p in folder.iterdir())[:2] == [".done", "0001.jpg"]
+    assert not list(folder.glob("img_*.jpg")) and len(list(folder.glob("*.jpg"))) == 50
+    # a marker of an older version (a bare count, no options) is extracted again
+    (folder / DONE_MARKER).write_text("50\n")
+    (folder / "0001.jpg").write_bytes(b"sentinel")
+    extract_frames(mp4_video, folder, short_side=48, jpeg_quality=30, template="{:04d}.jpg", extractor="pyav")
+    assert (folder / "0001.jpg").read_bytes() != b"sentinel"
+
+
+def _children(pid):
+    kids = set()
+    try:
+        for task in (Path("/proc") / str(pid) / "task").iterdir():
+            kids |= {int(p) for p in (task / "children").read_text().split()}
+    except FileNotFoundError:  # it has just ended
+        pass
+    return kids
+
+
+def _running(pid):
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended (a container's init may never reap it)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("extractor", EXTRACTORS)
+def test_prepare_workers_die_with_it(tmp_path, extractor):
+    videos = tmp_path / "videos"
+    for name in ("a/0", "a/1", "a/2", "a/3", "b/0", "b/1"):
+        (videos / name).parent.mkdir(parents=True, exist_ok=True)
+        write_video(videos / f"{name}.mp4", synthetic_frames(300, 96, 128))
+    prepare = subprocess.Popen([sys.executable, "-m", "tanet", "prepare", "--format", "folder", "--root", str(videos),
+                                "--out", str(tmp_path / "lists"), "--extract-frames", str(tmp_path / "frames"),
+                                "--workers", "2", "--extractor", extractor, "--short-side", "0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = set()
+    try:
+        deadline = time.time() + 120
+        while not (len(_children(prepare.pid)) >= 2 and list((tmp_path / "frames").rglob("*.jpg"))):
+            assert prepare.poll() is None and time.time() < deadline, "the extraction never started"
+            time.sleep(0.02)
+        workers = _children(prepare.pid)
+        for pid in list(workers):  # and what they started (ffmpeg)
+            if _running(pid):
+                workers |= _children(pid)
+        os.kill(prepare.pid, signal.SIGKILL)  # the user's kill -9, mid-extraction
+        prepare.wait()
+        deadline = time.time() + 10
+        while any(_running(pid) for pid in workers) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _running(pid)]
+    finally:
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_check_videos_can_clean_a_list_in_place(tmp_path, mp4_video, capsys):
+    import shutil
+
+    shutil.copy(mp4_video, tmp_path / "good.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("good.mp4 0\nempty.mp4 1\ngood.mp4 2\n")
+    assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "1",
+                 "--write-clean", str(list_file)]) == 0
+    assert list_file.read_text() == "good.mp4 0\ngood.mp4 2\n"
+    assert "wrote 2 entries" in capsys.readouterr().err
+
+
+def test_check_videos_notices_a_gap_in_a_frame_folder(tmp_path, mp4_video, capsys):
+    extract_frames(mp4_video, tmp_path / "clip", short_side=0, extractor="pyav")  # 50 frames
+    extract_frames(mp4_video, tmp_path / "whole", short_side=0, extractor="pyav")
+    # a frame check-videos' first/middle/last probe would not read (1, 26, 50 are read)
+    (tmp_path / "clip" / "img_00010.jpg").unlink()
+    list_file = tmp_path / "frames.txt"
+    list_file.write_text("clip 50 0\nwhole 50 1\n")
+    assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "1"]) == 1
+    printed = capsys.readouterr().out
+    assert "frames.txt:1: " in printed and "img_00010.jpg is missing" in printed
+    assert "whole" not in printed

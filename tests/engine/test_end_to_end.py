@@ -64,8 +64,12 @@ class Killed(Exception):
     pass
 
 
-def test_resume_after_interrupted_epoch_is_bit_exact(tiny_videos, tmp_path):
-    extra = ("schedule.epochs=3", "schedule.warmup_epochs=0.5", "optim.lr=0.004")
+@pytest.mark.parametrize("workers, persistent", [(0, True), (2, True), (2, False)])
+def test_resume_after_interrupted_epoch_is_bit_exact(tiny_videos, tmp_path, workers, persistent):
+    # With loader workers too, persistent (started once per run, so the resumed run starts them in
+    # another epoch than the uninterrupted one) or not (started every epoch).
+    extra = ("schedule.epochs=3", "schedule.warmup_epochs=0.5", "optim.lr=0.004", f"data.num_workers={workers}",
+             f"data.persistent_workers={str(persistent).lower()}")
     straight = train(tiny_config(tiny_videos, tmp_path / "straight", *extra))
 
     def kill_in_second_epoch(epoch, step, loss):
@@ -105,7 +109,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_videos, 
     with pytest.raises(NonFiniteLossError) as info:
         train(config, model=model, step_hook=poison_second_epoch)
     message = str(info.value)
-    assert "nan" in message and "epoch 2" in message and "last.pt" in message
+    assert "nan" in message and "epoch 2" in message and "last.pt still holds epoch 1, the last good one" in message
     assert (tmp_path / "run" / "last.pt").read_bytes() == saved["bytes"]
     assert load_checkpoint_file(tmp_path / "run" / "last.pt")["epoch"] == 1
 

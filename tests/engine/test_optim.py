@@ -168,7 +168,7 @@ def test_every_parameter_of_every_family_lands_in_one_group(name):
 
 @pytest.mark.parametrize("name", ["tanet_r18", "i3d311_r18"])
 def test_channels_last_keeps_outputs(name):
-    from tanet.engine.trainer import to_channels_last
+    from tanet.models.inference import to_channels_last
 
     torch.manual_seed(0)
     model = tanet.create_model(name, num_classes=3, num_segments=4, width=0.125).eval()

@@ -49,3 +49,18 @@ def test_onnx_export_matches_eager_under_onnxruntime(tmp_path):
         (logits,) = session.run(["logits"], {"clips": clips.numpy()})
         with torch.no_grad():
             assert float((torch.from_numpy(logits) - model(clips)).abs().max()) <= TOLERANCE
+
+
+def test_export_folds_batchnorm_by_default_and_leaves_the_model_as_it_is():
+    model = tiny_model("tanet_r18")
+    clips = torch.randn(2, 3, 4, 32, 32)
+
+    def batchnorm_nodes(program):
+        return [node for node in program.graph.nodes if "batch_norm" in str(node.target)]
+
+    assert batchnorm_nodes(export_program(model, clips, inference="eager"))
+    fused = export_program(model, clips)
+    assert not batchnorm_nodes(fused)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the caller's model is unchanged
+    with torch.no_grad():
+        assert float((fused.module()(clips) - model(clips)).abs().max()) <= TOLERANCE

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from tanet import TAM, TAMCapture, adaptive_temporal_conv, adaptive_temporal_conv_reference
-from tanet.modules.tam import temporal_coefficients
+from tanet.modules.tam import _AdaptiveTemporalConvThenConv2d, temporal_coefficients
 
 
 def _inputs(num_clips=2, num_segments=8, channels=16, size=(5, 6), kernel_size=3, dtype=torch.float32, seed=0):
@@ -195,12 +195,20 @@ def test_fused_under_torch_compile():
     torch.testing.assert_close(x.grad, eager_grad)
 
 
-def test_tam_then_conv_equals_conv_of_tam_with_all_gradients():
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_tam_then_conv_equals_conv_of_tam_with_all_gradients(channels_last, monkeypatch):
     torch.manual_seed(0)
     tam = TAM(16, num_segments=4)
     conv = torch.nn.Conv2d(16, 8, 3, stride=2, padding=1, bias=False)
-    x = torch.randn(8, 16, 9, 9, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(8, 16, 9, 9, dtype=torch.float64)
+    if channels_last:  # the channels_last training path (runtime.channels_last): taps on strided frames
+        x = x.contiguous(memory_format=torch.channels_last)
+        conv.to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
     tam.double(), conv.double()
+    fused_calls = []
+    apply = _AdaptiveTemporalConvThenConv2d.apply
+    monkeypatch.setattr(_AdaptiveTemporalConvThenConv2d, "apply", lambda *a: fused_calls.append(1) or apply(*a))
     results = []
     for fused in (True, False):
         for parameter in (*tam.parameters(), *conv.parameters()):
@@ -209,6 +217,7 @@ def test_tam_then_conv_equals_conv_of_tam_with_all_gradients():
         out = tam.forward_then_conv(x, conv) if fused else conv(tam(x))
         (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
         results.append([out.detach(), x.grad.clone()] + [p.grad.clone() for p in (*tam.parameters(), *conv.parameters())])
+    assert fused_calls == [1]  # the fused path ran (channels_last frames included)
     for fused, plain in zip(*results):
         torch.testing.assert_close(fused, plain)
 

@@ -5,7 +5,7 @@ import argparse
 from typing import Optional
 
 __all__ = ["add_out", "add_device", "add_amp", "add_num_segments", "add_strict_data", "add_progress",
-           "add_model_source", "model_source"]
+           "add_model_source", "model_source", "add_inference"]
 
 
 def add_out(parser: argparse.ArgumentParser, default: Optional[str], help_text: str, *, required: bool = False) -> None:
@@ -69,3 +69,11 @@ def model_source(args: argparse.Namespace) -> tuple[str, Optional[list]]:
         raise UsageError(error.args[0]) from None
     path = resolve_weights_file(entry, args.weights_file, allow_unverified=args.allow_unverified)
     return str(path), entry.load_class_names()
+
+
+def add_inference(parser: argparse.ArgumentParser, default: str = "fused") -> None:
+    """``--inference``: how the model runs (same logits either way, within 1e-4)."""
+    parser.add_argument("--inference", default=default, choices=("eager", "fused", "compiled"),
+                        help="eager: the model as trained; fused: BatchNorm folded into the convolutions, "
+                             "channels_last; compiled: fused + torch.compile with frozen weights (compiles "
+                             f"once per input shape, worth it for large test sets) (default {default})")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._options import add_amp, add_device, add_model_source, add_strict_data, model_source
+from ._options import add_amp, add_device, add_inference, add_model_source, add_strict_data, model_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="average views as raw scores (official TAM) or softmax probabilities (MMAction2)")
     add_device(parser)
     add_amp(parser)
+    add_inference(parser)
     add_strict_data(parser)
     parser.add_argument("--out", "-o", default=None, metavar="FILE.json|FILE.csv",
                         help="also write the predictions (and timelines) to a file")
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         args.videos, checkpoint, class_names=names, topk=args.topk, protocol=args.protocol, average=args.average,
         device=args.device, amp=args.amp, strict=args.strict_data, root=args.root, timeline=args.timeline,
         window=args.window, stride=args.stride, long_video=args.long_video, strip_dir=args.strip,
-        overlay_dir=args.overlay)
+        overlay_dir=args.overlay, inference=args.inference)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import (add_amp, add_device, add_model_source, add_num_segments, add_out, add_progress,
-                       add_strict_data, model_source)
+from ._options import (add_amp, add_device, add_inference, add_model_source, add_num_segments, add_out,
+                       add_progress, add_strict_data, model_source)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class-names", default=None, help="class-name file for the plot labels")
     add_device(parser)
     add_amp(parser)
+    add_inference(parser)
     add_strict_data(parser)
     add_progress(parser)
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.workers, device=args.device, amp=args.amp,
         num_segments=args.num_segments, size=args.size, scale_size=args.scale_size,
         sampling=args.sampling, class_names=names, strict=args.strict_data,
-        progress=not args.no_progress)
+        progress=not args.no_progress, inference=args.inference)
     if env_dist_info().is_main:
         print(format_metrics_table(metrics, title=f"{metrics['model']} "
                                    f"({metrics['num_segments']} frames, {protocol} protocol)"))

@@ -44,6 +44,8 @@ SWITCHES = {
     "--sync-bn": ("runtime.sync_bn", "SyncBatchNorm across processes (GPU)"),
     "--partial-bn": ("optim.partial_bn", "freeze all BatchNorm2d but the first"),
     "--strict-data": ("data.strict", "fail on an unreadable video instead of skipping it (with a warning)"),
+    "--overwrite": ("runtime.overwrite", "replace the run already in --out (without it such a folder is "
+                                         "refused; --resume auto continues it instead)"),
     "--allow-unverified": ("model.allow_unverified", "use --weights that have no published checksum"),
 }
 

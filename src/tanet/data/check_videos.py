@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 from tanet.utils.io import atomic_write
+from tanet.utils.process import die_with_parent
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_list
@@ -71,7 +72,7 @@ def check_videos(
     tasks = [(r, frame_backend if r.is_frames else video_backend, full) for r in records]
     if workers <= 1:
         return [_check_one(t) for t in tasks]
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         return list(pool.map(_check_one, tasks, chunksize=16))
 
 

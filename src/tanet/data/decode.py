@@ -53,13 +53,28 @@ class VideoDecodeError(TanetError, RuntimeError):
     ``path`` is the offending file and ``reason`` says what is wrong with it.
     """
 
-    def __init__(self, path: str | os.PathLike, reason: str):
+    def __init__(self, path: str | os.PathLike, reason: str | None = None):
+        if reason is None:
+            # Re-raised in the main process by a DataLoader, whose one argument is its report
+            # ("Caught VideoDecodeError in DataLoader worker process 1. Original Traceback ...");
+            # keep the one line that names the file.
+            path, reason = _from_worker_report(os.fspath(path))
         self.path = os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
     def __reduce__(self):  # survive pickling across DataLoader worker processes
         return (type(self), (self.path, self.reason))
+
+
+def _from_worker_report(report: str) -> tuple[str, str]:
+    marker = f"{VideoDecodeError.__name__}: "
+    for line in reversed(report.splitlines()):
+        if marker in line:
+            path, _, reason = line.split(marker, 1)[1].partition(": ")
+            return path, reason or "unreadable"
+    lines = report.strip().splitlines()
+    return (lines[0] if lines else "?"), "unreadable (reported by a data-loading worker)"
 
 
 def _check_indices(path: str, indices: Sequence[int], num_frames: int) -> list[int]:
@@ -345,11 +360,25 @@ class _FrameFolderReader(VideoReader):
         self.start_index = start_index
         if not os.path.isdir(path):
             raise VideoDecodeError(path, "frame folder does not exist")
+        # The folder is listed even when the list file gives the count: a frame missing in the middle
+        # (an interrupted extraction, a deleted file) is an error here, for every consumer, instead of a
+        # silently shorter video or a failure only when a sampler happens to pick that frame.
+        numbers = _frame_numbers(path, template)
+        count = 0
+        while start_index + count in numbers:
+            count += 1
+        later = [n for n in numbers if n > start_index + count]
+        if later:
+            raise VideoDecodeError(path, f"frame {template.format(start_index + count)} is missing although "
+                                         f"{len(later)} later frames (up to {template.format(max(later))}) exist; "
+                                         "extract the frames again")
+        if count == 0:
+            raise VideoDecodeError(path, f"no frames named like {template.format(start_index)!r}")
         if num_frames is None:
-            names = set(os.listdir(path))
-            num_frames = 0
-            while template.format(start_index + num_frames) in names:
-                num_frames += 1
+            num_frames = count
+        elif num_frames > count:
+            raise VideoDecodeError(path, f"the list says {num_frames} frames but the folder holds {count} "
+                                         f"({template.format(start_index)} .. {template.format(start_index + count - 1)})")
         if num_frames <= 0:
             raise VideoDecodeError(path, f"no frames named like {template.format(start_index)!r}")
         self.num_frames = int(num_frames)
@@ -379,6 +408,17 @@ class _FrameFolderReader(VideoReader):
         if not indices:
             return torch.empty((0, 0, 0, 3), dtype=torch.uint8)
         return torch.from_numpy(np.stack([cache[i] for i in indices]))
+
+
+def _frame_numbers(folder: str, template: str) -> set[int]:
+    """The frame numbers of the files in ``folder`` named exactly ``template.format(number)``."""
+    prefix, suffix = template.split("{", 1)[0], template.rsplit("}", 1)[-1]
+    numbers = set()
+    for name in os.listdir(folder):
+        middle = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+        if middle.isdigit() and template.format(int(middle)) == name:
+            numbers.add(int(middle))
+    return numbers
 
 
 @dataclass(frozen=True)
@@ -444,8 +484,8 @@ def open_video(
     backend: str | VideoBackend | None = None,
     num_frames: int | None = None,
 ) -> VideoReader:
-    """Open ``path`` with ``backend``; use as a context manager. ``num_frames`` lets a
-    frame-folder reader skip listing the folder when the list file already says it."""
+    """Open ``path`` with ``backend``; use as a context manager. ``num_frames``: the count a list
+    file gives for a frame folder (the folder must hold at least that many frames, without a gap)."""
     return get_backend(backend, path).open(path, num_frames=num_frames)
 
 

@@ -1,22 +1,28 @@
 """Extract video frames to JPEG folders (the input of the ``frames`` backend).
 
 Uses the ``ffmpeg`` executable when it is on PATH and PyAV otherwise (always available),
-one video per worker, one thread per video. Resumable: a finished folder holds a
-``.done`` file with its frame count and is skipped next time; an unfinished one is
-cleared and redone. Frame ``i`` (0-based, as :func:`tanet.data.read_frames` numbers
-them) is written as ``template.format(start_index + i)``.
+one video per worker process, one thread per video. Resumable: a finished folder holds a
+``.done`` file (JSON: its frame count and the options it was extracted with) and is skipped
+next time if those options are the same; an unfinished folder, or one extracted with other
+options (short side, JPEG quality, template, start index) or by an older tanet, is cleared and
+redone. Frame ``i`` (0-based, as :func:`tanet.data.read_frames` numbers them) is written as
+``template.format(start_index + i)``. Worker processes and ffmpeg die with the process that
+started them (Linux), so an interrupted ``tanet prepare`` leaves nothing running.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 from tanet.utils.io import atomic_write_text
+from tanet.utils.process import die_with_parent
 
 from .decode import VideoDecodeError
 from .transforms import short_side_size
@@ -71,6 +77,23 @@ def _clear(folder: str, template: str) -> None:
             os.remove(os.path.join(folder, name))
 
 
+def _read_marker(marker: str) -> dict | None:
+    """The ``.done`` marker's content (None when missing or unreadable; a bare count, as older
+    versions wrote, gives ``{"frames": N}`` without options)."""
+    try:
+        with open(marker) as handle:
+            text = handle.read().strip()
+    except OSError:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, int):
+        return {"frames": data}
+    return data if isinstance(data, dict) and isinstance(data.get("frames"), int) else None
+
+
 def _extract_ffmpeg(video, folder, size, jpeg_quality, template, start_index, executable) -> None:
     height, width = size
     command = [
@@ -79,7 +102,9 @@ def _extract_ffmpeg(video, folder, size, jpeg_quality, template, start_index, ex
         "-vf", f"scale={width}:{height}", "-q:v", str(_ffmpeg_quality(jpeg_quality)),
         "-start_number", str(start_index), os.path.join(folder, _printf_template(template)),
     ]
-    done = subprocess.run(command, capture_output=True, text=True)
+    # Dies with this process (a worker, or the only thread here: preexec_fn is unsafe with threads).
+    child_setup = die_with_parent if threading.active_count() == 1 else None
+    done = subprocess.run(command, capture_output=True, text=True, preexec_fn=child_setup)
     if done.returncode != 0:
         raise VideoDecodeError(video, f"ffmpeg failed: {done.stderr.strip()[-500:]}")
 
@@ -112,13 +137,19 @@ def extract_frames(
     """Write every frame of ``video`` into ``folder``; return the number of frames.
 
     ``short_side`` resizes (``None``/0 keeps the size); ``jpeg_quality`` is 1..100. A
-    folder already marked done is not touched. Raises :class:`VideoDecodeError`.
+    folder already marked done with the same options is not touched; one marked done with other
+    options is extracted again. Raises :class:`VideoDecodeError`.
     """
     video, folder = os.fspath(video), os.fspath(folder)
     marker = os.path.join(folder, DONE_MARKER)
-    if os.path.exists(marker):
-        with open(marker) as handle:
-            return int(handle.read().strip() or 0)
+    options = {"short_side": short_side or None, "jpeg_quality": int(jpeg_quality), "template": template,
+               "start_index": int(start_index)}
+    done = _read_marker(marker)
+    if done is not None and all(done.get(key) == value for key, value in options.items()):
+        return done["frames"]
+    if done is not None:  # extracted with other options: those frames go, whatever their names
+        _clear(folder, done.get("template", template))
+        os.remove(marker)
     if not os.path.isfile(video):
         raise VideoDecodeError(video, "file does not exist")
     if os.path.getsize(video) == 0:
@@ -139,7 +170,7 @@ def extract_frames(
         count += 1
     if count == 0:
         raise VideoDecodeError(video, "no frames could be extracted")
-    atomic_write_text(marker, f"{count}\n")
+    atomic_write_text(marker, json.dumps({"frames": count, **options}) + "\n")
     return count
 
 
@@ -171,12 +202,17 @@ def extract_many(
     **options,
 ) -> list[ExtractResult]:
     """Run :func:`extract_frames` on many videos in parallel (results in job order).
-    A video that fails gives a result with ``error`` set; the others go on."""
-    use_ffmpeg = options.get("extractor", "auto") != "pyav" and ffmpeg_executable() is not None
+    A video that fails gives a result with ``error`` set; the others go on. The worker processes
+    (and the ffmpeg each starts) die with this process."""
+    if workers <= 1:
+        done = []
+        for job in jobs:
+            done.append(_run_job(job, options))
+            if progress is not None:
+                progress(done[-1])
+        return done
     results: dict[int, ExtractResult] = {}
-    # ffmpeg runs in its own process already: threads suffice to drive it.
-    pool: Executor = ThreadPoolExecutor(workers) if use_ffmpeg or workers <= 1 else ProcessPoolExecutor(workers)
-    with pool:
+    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_run_job, job, options): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
             result = future.result()

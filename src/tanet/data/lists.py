@@ -4,10 +4,13 @@
 * frame folders: ``path num_frames label`` per line.
 
 Paths are relative to a root folder (or absolute). Blank lines and lines starting with
-``#`` are ignored. Every bad line is reported with ``file:line``.
+``#`` are ignored. Every bad line is reported with ``file:line``. Files are UTF-8 (a byte-order
+mark, as some Windows editors write, is skipped); another encoding is an error naming the line,
+not a guess.
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -44,6 +47,24 @@ class VideoRecord:
         return self.num_frames is not None
 
 
+def _numbered_lines(path: str | os.PathLike, what: str) -> list[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file (BOM skipped, any newline convention)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {os.fspath(path)}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{what} is a folder, not a file: {os.fspath(path)}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ListFileError(path, line, f"not UTF-8 text (byte 0x{data[error.start]:02x}); "
+                                        "save the file as UTF-8") from None
+    return list(enumerate(io.StringIO(text, newline=None), start=1))
+
+
 def _parse_int(text: str) -> int | None:
     try:
         return int(text)
@@ -67,40 +88,37 @@ def read_list(
     """
     list_file = os.fspath(list_file)
     root_dir = os.fspath(root) if root is not None else ""
-    if not os.path.isfile(list_file):
-        raise FileNotFoundError(f"list file not found: {list_file}")
     records: list[VideoRecord] = []
-    with open(list_file, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            text = raw.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = text.split()
-            is_frames = frames
-            if is_frames is None:
-                is_frames = len(fields) == 3 and _parse_int(fields[1]) is not None
-            need = 3 if is_frames else 2
-            if len(fields) < need:
-                layout = "path num_frames label" if is_frames else "path label"
-                raise ListFileError(list_file, number, f"expected '{layout}', got {text!r}")
-            label = _parse_int(fields[-1])
-            if label is None:
-                raise ListFileError(list_file, number, f"label {fields[-1]!r} is not an integer")
-            if label < 0 or (num_classes is not None and label >= num_classes):
-                bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-                raise ListFileError(list_file, number, f"label {label} out of range {bound}")
-            num_frames = None
-            if is_frames:
-                num_frames = _parse_int(fields[-2])
-                if num_frames is None or num_frames < 0:
-                    raise ListFileError(list_file, number, f"num_frames {fields[-2]!r} is not a non-negative integer")
-                rel = " ".join(fields[:-2])
-            else:
-                rel = " ".join(fields[:-1])
-            path = os.path.join(root_dir, rel) if root_dir else rel
-            if check_paths and not os.path.exists(path):
-                raise ListFileError(list_file, number, f"path does not exist: {path}")
-            records.append(VideoRecord(path, label, num_frames, number))
+    for number, raw in _numbered_lines(list_file, "list file"):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        fields = text.split()
+        is_frames = frames
+        if is_frames is None:
+            is_frames = len(fields) == 3 and _parse_int(fields[1]) is not None
+        need = 3 if is_frames else 2
+        if len(fields) < need:
+            layout = "path num_frames label" if is_frames else "path label"
+            raise ListFileError(list_file, number, f"expected '{layout}', got {text!r}")
+        label = _parse_int(fields[-1])
+        if label is None:
+            raise ListFileError(list_file, number, f"label {fields[-1]!r} is not an integer")
+        if label < 0 or (num_classes is not None and label >= num_classes):
+            bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
+            raise ListFileError(list_file, number, f"label {label} out of range {bound}")
+        num_frames = None
+        if is_frames:
+            num_frames = _parse_int(fields[-2])
+            if num_frames is None or num_frames < 0:
+                raise ListFileError(list_file, number, f"num_frames {fields[-2]!r} is not a non-negative integer")
+            rel = " ".join(fields[:-2])
+        else:
+            rel = " ".join(fields[:-1])
+        path = os.path.join(root_dir, rel) if root_dir else rel
+        if check_paths and not os.path.exists(path):
+            raise ListFileError(list_file, number, f"path does not exist: {path}")
+        records.append(VideoRecord(path, label, num_frames, number))
     return records
 
 
@@ -119,15 +137,14 @@ def read_class_names(path: str | os.PathLike) -> list[str]:
     """One class name per line; the line order is the class index (blank lines skipped)."""
     names: list[str] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            name = raw.strip()
-            if not name:
-                continue
-            if name in seen:
-                raise ListFileError(path, number, f"duplicate class name {name!r} (first on line {seen[name]})")
-            seen[name] = number
-            names.append(name)
+    for number, raw in _numbered_lines(path, "class-names file"):
+        name = raw.strip()
+        if not name:
+            continue
+        if name in seen:
+            raise ListFileError(path, number, f"duplicate class name {name!r} (first on line {seen[name]})")
+        seen[name] = number
+        names.append(name)
     return names
 
 

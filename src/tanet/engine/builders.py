@@ -19,12 +19,14 @@ from tanet.data.transforms import default_scale_size
 from tanet.data.lists import VideoRecord, read_class_names
 from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.loader import build_loader
+from tanet.checkpoint import CheckpointError
 from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
 from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.engine.pretrain2d import ensure_pretrained_2d, is_synthetic, parse_synthetic
 from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
+from tanet.models.inference import InferenceMode, prepare_for_inference
 
 __all__ = [
     "SCRATCH", "resolve_defaults", "derived_keys", "describe_resolved", "pretrained_warning",
@@ -215,8 +217,10 @@ def build_datasets(config: TrainConfig, class_names: Optional[Sequence[str]],
 def build_eval_loader(dataset: Dataset, batch_size: int, *, num_workers: int = 0, rank: int = 0,
                       world_size: int = 1, device: Optional[torch.device] = None):
     """An evaluation loader over this process's shard (every video counted once over processes)."""
+    # Its own generator for the workers' base seed: evaluating never draws from the global stream.
     return build_loader(dataset, batch_size, sampler=ShardSampler(len(dataset), rank, world_size),
-                        num_workers=num_workers, pin_memory=device is not None and device.type == "cuda")
+                        num_workers=num_workers, pin_memory=device is not None and device.type == "cuda",
+                        generator=torch.Generator().manual_seed(0))
 
 
 def config_from_checkpoint(data: dict) -> TrainConfig:
@@ -248,11 +252,28 @@ class EvalSetup:
 
 
 def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
-                  device: Union[str, torch.device] = "cpu") -> EvalSetup:
-    """Rebuild a trained model (any known layout) in eval mode on ``device``."""
+                  device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager") -> EvalSetup:
+    """Rebuild a trained model (any known layout) in eval mode on ``device``.
+
+    ``inference``: ``"eager"`` (the model as trained; what the kernel analysis needs, and the default),
+    ``"fused"`` or ``"compiled"`` (:func:`tanet.models.inference.prepare_for_inference`: same logits,
+    faster; the model is converted in place and can no longer train).
+
+    A checkpoint whose weights or buffers hold NaN/inf (a diverged training) is refused: every
+    score it gives would be meaningless.
+    """
+    if num_segments is not None and num_segments < 1:
+        raise ConfigError(f"num_segments must be >= 1, got {num_segments}")
     overrides = {"num_segments": num_segments} if num_segments else {}
     model, loaded = load_model(checkpoint, **overrides)
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    bad = [name for name, tensor in tensors if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise CheckpointError(checkpoint, f"holds NaN/inf values in {len(bad)} of {len(tensors)} weight and buffer "
+                                          f"tensors (e.g. {', '.join(bad[:3])}): the training that wrote it "
+                                          "diverged; use a checkpoint of an earlier epoch")
     model.to(device)
+    model = prepare_for_inference(model, inference, inplace=True)
     config = config_from_checkpoint(loaded.data)
     config.model.num_segments = model.num_segments
     return EvalSetup(model, config, loaded.class_names, loaded)

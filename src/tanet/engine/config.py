@@ -112,6 +112,7 @@ class DataConfig:
     frames: Optional[bool] = None  # list lines are frame folders (None: decide per line)
     frame_template: str = "img_{:05d}.jpg"
     strict: bool = False  # raise on an unreadable video instead of skipping it
+    max_skip_fraction: float = 0.1  # stop when more of an epoch's videos than this could not be read
     batch_size: int = 8  # clips per process and step
     val_batch_size: Optional[int] = None  # None: same as batch_size
     num_workers: int = 0
@@ -163,6 +164,7 @@ class RuntimeConfig:
     sync_bn: bool = False
     dist_backend: str = "auto"  # "auto" (nccl on GPU, gloo on CPU), "nccl", "gloo"
     resume: Optional[str] = None  # a checkpoint path, or "auto" for out/last.pt if it exists
+    overwrite: bool = False  # replace the run already in `out` (without it, such a folder is refused)
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     progress: bool = True  # progress bars (main process only)
     tensorboard: bool = True  # used when the tensorboard package is installed
@@ -219,11 +221,44 @@ class TrainConfig:
             ("schedule.epochs", self.schedule.epochs, 1),
             ("runtime.eval_every", self.runtime.eval_every, 1),
             ("data.num_workers", self.data.num_workers, 0),
+            ("data.size", self.data.size, 1),
+            ("data.scale_size", self.data.scale_size, 1),
+            ("data.val_batch_size", self.data.val_batch_size, 1),
+            ("data.dense_interval", self.data.dense_interval, 1),
+            ("model.num_classes", self.model.num_classes, 1),
+            ("optim.base_batch_size", self.optim.base_batch_size, 1),
+            ("runtime.max_steps_per_epoch", self.runtime.max_steps_per_epoch, 1),
+            ("runtime.num_threads", self.runtime.num_threads, 1),
+            ("runtime.log_every", self.runtime.log_every, 0),
         ):
-            if value < low:
+            if value is not None and value < low:
                 raise ConfigError(f"{key} must be >= {low}, got {value}")
-        if self.optim.lr <= 0:
-            raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
+        for key, value in (("optim.lr", self.optim.lr), ("model.width", self.model.width)):
+            if value <= 0:
+                raise ConfigError(f"{key} must be positive, got {value}")
+        for key, value in (("optim.momentum", self.optim.momentum), ("optim.weight_decay", self.optim.weight_decay),
+                           ("schedule.warmup_epochs", self.schedule.warmup_epochs),
+                           ("optim.clip_grad_norm", self.optim.clip_grad_norm)):
+            if value is not None and value < 0:
+                raise ConfigError(f"{key} must be >= 0, got {value}")
+        if not 0.0 < self.schedule.gamma <= 1.0:
+            raise ConfigError(f"schedule.gamma must be in (0, 1] (the factor the lr is multiplied by at each "
+                              f"milestone), got {self.schedule.gamma}")
+        for key, value in (("schedule.min_lr_factor", self.schedule.min_lr_factor),
+                           ("schedule.warmup_start_factor", self.schedule.warmup_start_factor),
+                           ("data.max_skip_fraction", self.data.max_skip_fraction),
+                           ("optim.label_smoothing", self.optim.label_smoothing)):
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key} must be in [0, 1], got {value}")
+        if not self.data.crop_scales or any(not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= 1
+                                            for v in self.data.crop_scales):
+            raise ConfigError(f"data.crop_scales must be a non-empty list of fractions in (0, 1], "
+                              f"got {self.data.crop_scales}")
+        if any(not isinstance(m, (int, float)) or isinstance(m, bool) or m < 0 for m in self.schedule.milestones):
+            raise ConfigError(f"schedule.milestones must be epochs >= 0, got {self.schedule.milestones}")
+        if self.runtime.resume and self.runtime.overwrite:
+            raise ConfigError("runtime.resume and runtime.overwrite exclude each other: "
+                              "resume continues the run in runtime.out, overwrite replaces it")
         sources = [key for key in ("pretrained", "init_from", "weights") if getattr(self.model, key)]
         if len(sources) > 1:
             raise ConfigError("give one of model.pretrained (a 2D ImageNet file), model.init_from (a video "

@@ -13,6 +13,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from tanet.errors import TanetError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -64,13 +66,20 @@ def cleanup_distributed() -> None:
 
 
 def select_device(spec: str, info: DistInfo) -> torch.device:
-    """``auto`` picks CUDA (the local rank's GPU) when available, else CPU."""
+    """``auto`` picks CUDA (the local rank's GPU) when available, else CPU; ``cuda`` without an index
+    takes the local rank's GPU (one process per GPU, as torchrun starts them)."""
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise TanetError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {spec!r} requested but CUDA is not available")
+            raise TanetError(f"device {spec!r} requested but this torch sees no CUDA GPU "
+                             f"(torch {torch.__version__}); use --device cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise TanetError(f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA GPU(s) are visible")
         if device.index is None:
             device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)

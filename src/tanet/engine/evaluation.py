@@ -100,7 +100,8 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
     ``loader`` yields :class:`tanet.data.Batch` es (``clips, labels, num_skipped``). In a distributed run each process evaluates its own
     shard and the counts are summed over processes, so every rank returns the metrics of
     the whole set. Returns ``top1``, ``top5``, ``mean_class_acc``, ``num_samples``,
-    ``num_skipped``, ``confusion`` (a ``(K, K)`` int64 tensor), ``loss`` (when
+    ``num_skipped``, ``num_nonfinite`` (videos whose scores hold NaN/inf: their argmax means nothing,
+    so a caller should not trust the accuracy when it is not 0), ``confusion`` (a ``(K, K)`` int64 tensor), ``loss`` (when
     ``criterion`` is given; mean over samples), ``clips_per_s`` and, with
     ``return_scores``, this process's ``scores`` and ``labels``.
     """
@@ -110,7 +111,7 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64)
     top5_hits = 0.0
     loss_sum = 0.0
-    skipped = 0
+    skipped = nonfinite = 0
     all_scores, all_labels = [], []
     started = time.perf_counter()
     bar = _progress(loader, progress, desc)
@@ -123,6 +124,7 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
             labels = labels.long()
             scores = predict_views(model, clips, average=average, view_chunk=view_chunk,
                                    device=device, amp=amp).cpu()
+            nonfinite += int((~torch.isfinite(scores)).any(dim=1).sum().item())
             if criterion is not None and average == "score":
                 loss_sum += float(criterion(scores, labels).item()) * labels.shape[0]
             predicted = scores.argmax(dim=1)
@@ -139,12 +141,13 @@ def evaluate(model: nn.Module, loader: Iterable, num_classes: int, *,
         model.train(was_training)
     elapsed = time.perf_counter() - started
     # Sum counts over processes (float64 keeps exact integers far past any data set size).
-    counts = torch.tensor([top5_hits, loss_sum, float(skipped)], dtype=torch.float64)
+    counts = torch.tensor([top5_hits, loss_sum, float(skipped), float(nonfinite)], dtype=torch.float64)
     reduce_device = _reduce_device(device)
     confusion = all_reduce_sum(confusion.to(reduce_device)).cpu()
     counts = all_reduce_sum(counts.to(reduce_device)).cpu()
     metrics = metrics_from_counts(confusion, counts[0].item())
     metrics["num_skipped"] = int(counts[2].item())
+    metrics["num_nonfinite"] = int(counts[3].item())
     metrics["confusion"] = confusion.round().long()
     if criterion is not None and average == "score" and metrics["num_samples"]:
         metrics["loss"] = counts[1].item() / metrics["num_samples"]

@@ -189,7 +189,7 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
                    device: str = "auto", amp: str = "none", strict: bool = False, root: Optional[PathLike] = None,
                    timeline: str = "auto", window: float = 2.0, stride: Optional[float] = None,
                    long_video: float = 30.0, strip_dir: Optional[PathLike] = None,
-                   overlay_dir: Optional[PathLike] = None) -> list[Prediction]:
+                   overlay_dir: Optional[PathLike] = None, inference: str = "fused") -> list[Prediction]:
     """Classify videos with the model stored in ``checkpoint`` (any known layout).
 
     ``videos``: files, frame folders, folders of videos, list files or globs (see
@@ -204,7 +204,8 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
 
     An unreadable video gives a ``Prediction`` with ``status="unreadable"`` and a warning naming it;
     with ``strict`` its :class:`~tanet.data.VideoDecodeError` is raised. Class names: ``class_names``,
-    else those in the checkpoint, else ``class_<i>``.
+    else those in the checkpoint, else ``class_<i>``. ``inference``: the model's inference path (see
+    :func:`tanet.engine.builders.load_for_eval`).
     """
     if timeline not in ("auto", "on", "off"):
         raise UsageError(f"timeline must be auto, on or off, got {timeline!r}")
@@ -214,7 +215,7 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     for video in videos:
         items += [video] if isinstance(video, VideoInput) else collect_videos([video], root=root)
     torch_device = dist_utils.select_device(device, dist_utils.DistInfo())
-    setup = load_for_eval(checkpoint, device=torch_device)
+    setup = load_for_eval(checkpoint, device=torch_device, inference=inference)
     model = setup.model
     names = list(class_names) if class_names is not None else setup.class_names
     if names is not None and len(names) != model.num_classes:
@@ -246,6 +247,9 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
             warnings.warn(f"skipping unreadable video {error}", RuntimeWarning, stacklevel=2)
             predictions.append(Prediction(video.path, [], [], [], status="unreadable", error=error.reason))
             continue
+        if not bool(scores.isfinite().all()):  # a diverged or broken model: its ranking means nothing
+            raise TanetError(f"{video.path}: the model's scores are NaN/inf"
+                             + (" (try without --amp)" if amp != "none" else ""))
         probabilities = scores if average == "prob" else scores.softmax(dim=0)
         top = probabilities.topk(k)
         labels = top.indices.tolist()

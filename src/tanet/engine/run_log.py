@@ -9,8 +9,16 @@ import time
 from pathlib import Path
 
 from tanet.engine.curves import save_curves
+from tanet.utils.io import atomic_write, atomic_write_text
 
-__all__ = ["RunLogger"]
+__all__ = ["RunLogger", "CSV_COLUMNS"]
+
+# The columns of log.csv, known before the first epoch so that every row has the header's fields
+# (a cell is empty where an epoch has no such value, e.g. val_* on an epoch without validation).
+CSV_COLUMNS = (
+    "epoch", "lr", "train_loss", "train_top1", "train_skipped", "train_clips_per_s",
+    "val_top1", "val_top5", "val_mean_class_acc", "val_loss", "val_skipped", "epoch_time_s",
+)
 
 TENSORBOARD_MISSING = ("TensorBoard logging is on (runtime.tensorboard) but the tensorboard package is not "
                        "installed: pip install 'tanet[tensorboard]', or set runtime.tensorboard=false; "
@@ -23,14 +31,17 @@ class RunLogger:
 
     ``curves.png`` is redrawn after an epoch when ``curves_every_s`` seconds have passed since it was
     last drawn or the logger opened (drawing takes ~0.3 s: every epoch of a real run, not every second
-    of a tiny one), and always when the logger closes.
+    of a tiny one), and always when the logger closes. ``log.csv`` has the columns :data:`CSV_COLUMNS`,
+    in that order; a record with a key outside them (a new metric) rewrites the file with that
+    column added, so the header always matches every row.
     """
 
     def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, curves_every_s: float = 10.0):
         self.out_dir = out_dir
         self.enabled = enabled
         self.writer = None
-        self.history: list[dict] = []  # for curves.png
+        self.history: list[dict] = []  # for log.csv and curves.png
+        self.columns = list(CSV_COLUMNS)
         self.curves_every_s = curves_every_s
         self._curves_drawn_at = time.monotonic()  # of the last drawing (or the start)
         self._curves_current = True
@@ -46,23 +57,24 @@ class RunLogger:
         """Make the log files match ``history`` exactly (after a resume)."""
         if not self.enabled:
             return
-        self.history = list(history)
+        self.history = [dict(record) for record in history]
         if history:
             self._draw_curves()
-        (self.out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
-        csv_path = self.out_dir / "log.csv"
-        if csv_path.exists():
-            csv_path.unlink()
-        for record in history:
-            self._append_csv(record)
+        atomic_write_text(self.out_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in self.history))
+        self._rewrite_csv()
 
     def append(self, record: dict) -> None:
         if not self.enabled:
             return
         with open(self.out_dir / "log.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        self._append_csv(record)
-        self.history.append(record)
+        self.history.append(dict(record))
+        csv_path = self.out_dir / "log.csv"
+        if any(key not in self.columns for key in record) or not csv_path.exists():
+            self._rewrite_csv()
+        else:
+            with open(csv_path, "a", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=self.columns).writerow(record)
         self._curves_current = False
         if time.monotonic() - self._curves_drawn_at >= self.curves_every_s:
             self._draw_curves()
@@ -79,14 +91,13 @@ class RunLogger:
             self.writer.add_scalar("train_step/loss", loss, step)
             self.writer.add_scalar("train_step/lr", lr, step)
 
-    def _append_csv(self, record: dict) -> None:
-        csv_path = self.out_dir / "log.csv"
-        new = not csv_path.exists()
-        with open(csv_path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(record))
-            if new:
-                writer.writeheader()
-            writer.writerow(record)
+    def _rewrite_csv(self) -> None:
+        for record in self.history:
+            self.columns += [key for key in record if key not in self.columns]
+        with atomic_write(self.out_dir / "log.csv", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.columns)
+            writer.writeheader()
+            writer.writerows(self.history)
 
     def _draw_curves(self) -> None:
         save_curves(self.history, self.out_dir)

@@ -10,7 +10,7 @@ from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import build_eval_dataset, eval_protocol, load_for_eval
 from tanet.engine.evaluation import evaluate, save_confusion_png
 from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
-from tanet.errors import UsageError
+from tanet.errors import TanetError, UsageError
 from tanet.utils.io import atomic_write_json, atomic_write_text
 
 __all__ = ["test_checkpoint"]
@@ -23,7 +23,8 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                     num_segments: Optional[int] = None, size: Optional[int] = None,
                     scale_size: Optional[int] = None, sampling: Optional[str] = None,
                     class_names: Optional[Sequence[str]] = None, strict: bool = False,
-                    progress: bool = True, dump: Optional[Union[str, Path]] = None) -> dict:
+                    progress: bool = True, dump: Optional[Union[str, Path]] = None,
+                    inference: str = "fused") -> dict:
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
@@ -31,19 +32,33 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
     ``confusion.png`` / ``confusion.csv`` (rows: true class; the header row and the first column
     are the class names). ``dump`` (``.json`` or ``.csv``) receives every video's prediction and
-    scores (:func:`tanet.engine.results.write_dump`). Works under ``torchrun`` (each process takes a
-    shard). Returns the metrics dict (with the ``confusion`` tensor).
+    scores (:func:`tanet.engine.results.write_dump`). ``inference``: the model's inference path (see
+    :func:`load_for_eval`). Works under ``torchrun`` (each process takes a shard). Returns the metrics
+    dict (with the ``confusion`` tensor).
+
+    Raises :class:`~tanet.errors.UsageError` for a value that cannot work (checked before anything
+    is loaded; ``class_names`` of the wrong length before the evaluation runs) and
+    :class:`~tanet.errors.TanetError` when no video could be read or the model's outputs are NaN/inf.
     """
+    for name, value in (("view_chunk", view_chunk), ("batch_size", batch_size), ("num_segments", num_segments),
+                        ("size", size), ("scale_size", scale_size)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be >= 1, got {value}")
+    if num_workers < 0:
+        raise UsageError(f"num_workers must be >= 0, got {num_workers}")
     if dump is not None and Path(dump).suffix not in DUMP_SUFFIXES:
         raise UsageError(f"--dump {dump}: write .json or .csv (got {Path(dump).suffix or 'no suffix'})")
     info = dist_utils.env_dist_info()
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
-        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device)
+        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference)
         protocol = eval_protocol(setup, protocol)  # None: the recipe's data.test_protocol
         model = setup.model
         names = list(class_names) if class_names is not None else setup.class_names
+        if class_names is not None and len(names) != model.num_classes:
+            raise UsageError(f"{len(names)} class names given for a model of {model.num_classes} classes "
+                             f"({checkpoint})")
         dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
                                      sampling=sampling, strict=strict)
         loader = indexed_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
@@ -52,9 +67,17 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                            view_chunk=view_chunk, device=torch_device, amp=amp,
                            progress=progress and info.is_main, desc=f"test ({protocol})",
                            return_scores=dump is not None)
+        if metrics["num_samples"] == 0:
+            raise TanetError(f"no video of {val_list} could be read ({metrics['num_skipped']} skipped as "
+                             "unreadable; see the warnings above): there is nothing to measure. Check --root "
+                             "and the list (`tanet check-videos LIST --root ROOT`)")
+        if metrics["num_nonfinite"]:
+            raise TanetError(f"{checkpoint}: the model's scores were NaN/inf for {metrics['num_nonfinite']} of "
+                             f"{metrics['num_samples']} videos, so its accuracy means nothing"
+                             + (" (try without --amp)" if amp != "none" else ""))
         metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
-                       model=model.model_config["name"])
+                       model=model.model_config["name"], inference=inference)
         if dump is not None:
             indices, scores = _gather_scores(loader.indices, metrics.pop("scores"), info.enabled)
             metrics.pop("labels")

@@ -5,11 +5,20 @@ data from a :class:`~tanet.engine.config.TrainConfig`, optimises with the offici
 validates, and keeps ``last.pt`` / ``best.pt``, ``config.yaml``, ``log.jsonl`` and ``log.csv`` in
 ``runtime.out``. ``runtime.resume="auto"`` continues a killed run from ``last.pt`` with model,
 optimizer, schedule, scaler and RNG states, so the result equals that of an uninterrupted run bit
-for bit (given deterministic kernels).
+for bit (given deterministic kernels), with or without loader workers.
+
+What keeps a run safe: the main process holds a lock on ``runtime.out`` for as long as the run lives
+(a second run into the same folder stops with a message naming the first one's pid); a folder that
+holds a run is refused unless ``runtime.resume`` continues it or ``runtime.overwrite`` replaces it;
+temporary files of an interrupted checkpoint write are removed at the next start. A run stops with
+a message, never with a checkpoint of garbage, when the loss, the weights or BatchNorm buffers, or
+the validation outputs become NaN/inf, and when an epoch reads no video or more than
+``data.max_skip_fraction`` of its videos are unreadable.
 """
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 import warnings
@@ -50,12 +59,27 @@ from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everythi
 from tanet.engine.run_log import RunLogger
 from tanet.engine.schedule import ScheduledLR, WarmupSchedule
 from tanet.errors import TanetError
+from tanet.models.inference import to_channels_last
+from tanet.utils.io import remove_stale_temporaries
+from tanet.utils.locking import FileLock
 
-__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "train", "to_channels_last"]
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "UnreadableDataError", "train", "to_channels_last",
+           "RUN_FILES"]
+
+# What a run writes into runtime.out (removed by runtime.overwrite), and its lock file.
+RUN_FILES = ("config.yaml", "last.pt", "best.pt", "log.jsonl", "log.csv", "curves.png")
+LOCK_FILE = ".lock"
+# optim keys that shape the optimizer state: a resume cannot change them
+_STATE_SHAPING_KEYS = ("optim.name", "optim.linear_lr_policy", "optim.partial_bn")
 
 
 class NonFiniteLossError(TanetError, RuntimeError):
-    """The training loss became NaN or infinite; the run stopped without saving."""
+    """The training loss, the weights or buffers, or the validation outputs became NaN or infinite;
+    the run stopped without writing a checkpoint of that epoch."""
+
+
+class UnreadableDataError(TanetError):
+    """An epoch read no video at all, or more than ``data.max_skip_fraction`` of them were unreadable."""
 
 
 @dataclass
@@ -72,17 +96,6 @@ class TrainResult:
 
 
 StepHook = Callable[[int, int, float], None]  # (epoch, step, loss) after each optimizer step
-
-
-def to_channels_last(model: nn.Module) -> nn.Module:
-    """channels_last for 4-d kernels and channels_last_3d for 5-d ones (I3D), in place
-    (``Module.to(memory_format=...)`` refuses models that mix both)."""
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.dim() == 4:
-            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
-        elif tensor.dim() == 5:
-            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
-    return model
 
 
 def _world() -> int:
@@ -127,6 +140,8 @@ class Trainer:
         self.dist = dist_utils.init_distributed(self.device, rt.dist_backend)
         self.is_main = self.dist.is_main
         self._threads = torch.get_num_threads()
+        self._lock: Optional[FileLock] = None
+        self.saved_epoch: Optional[int] = None  # the epoch last.pt holds, when this run wrote or resumed it
         try:
             self._build(model, train_dataset, val_dataset, class_names)
         except BaseException:
@@ -139,9 +154,8 @@ class Trainer:
         config, info, device = self.config, self.dist, self.device
         rt, d, o, s = config.runtime, config.data, config.optim, config.schedule
         self.out_dir = Path(rt.out)
-        if self.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
         self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
+        self._claim_out_dir()
         if rt.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         if rt.num_threads:
@@ -194,9 +208,16 @@ class Trainer:
                 f"the training list has {len(train_set)} videos: fewer than one batch of "
                 f"{d.batch_size} per process x {info.world_size} processes")
         pin = d.pin_memory and device.type == "cuda"
+        # A DataLoader draws its workers' base seed when it starts an epoch (with persistent workers:
+        # only the first epoch it runs). Drawn from the global generator, that draw would shift the
+        # dropout stream of a resumed run against an uninterrupted one; its own generator, reseeded
+        # from (seed, rank, epoch) in fit(), keeps the global stream untouched and the worker seeds
+        # independent of where a run was resumed. (Augmentation is seeded per sample from
+        # (seed, epoch, index), whichever worker loads it.)
+        self._loader_generator = loader_generator = torch.Generator()
         self.train_loader = build_loader(
             EpochAwareDataset(train_set), d.batch_size, sampler=self.train_sampler, num_workers=d.num_workers,
-            persistent_workers=d.persistent_workers, pin_memory=pin, drop_last=True)
+            persistent_workers=d.persistent_workers, pin_memory=pin, drop_last=True, generator=loader_generator)
         self.val_loader = None
         if val_set is not None:
             self.val_loader = build_eval_loader(val_set, d.val_batch_size or d.batch_size, num_workers=d.num_workers,
@@ -222,6 +243,42 @@ class Trainer:
         if rt.compile:
             self.train_model = torch.compile(self.train_model)
 
+    def _claim_out_dir(self) -> None:
+        """Lock ``runtime.out`` (main process), remove what interrupted writes left there, and refuse a
+        folder that holds another run unless resume or overwrite says what to do with it."""
+        error: Optional[BaseException] = None
+        if self.is_main:
+            try:
+                if self.out_dir.exists() and not self.out_dir.is_dir():
+                    raise ConfigError(f"runtime.out {self.out_dir} is a file, not a folder; choose another --out")
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                self._lock = FileLock(self.out_dir / LOCK_FILE, what=f"run folder {self.out_dir}",
+                                      hint="wait for that run to end, or choose another --out").acquire()
+                remove_stale_temporaries(self.out_dir, *RUN_FILES)
+                self._check_previous_run()
+            except Exception as caught:  # noqa: BLE001 - re-raised below, after the other ranks heard of it
+                error = caught
+        # Every process follows the main one (a rank stopping alone would leave the others waiting).
+        failed = dist_utils.all_reduce_sum(
+            torch.tensor([float(error is not None)], device=_sync_device(self.device))).item()
+        if error is not None:
+            raise error
+        if failed:
+            raise TanetError(f"the main process could not claim the run folder {self.out_dir}")
+
+    def _check_previous_run(self) -> None:
+        rt = self.config.runtime
+        previous = [name for name in ("last.pt", "config.yaml") if (self.out_dir / name).exists()]
+        if not previous or rt.resume:
+            return
+        if not rt.overwrite:
+            raise ConfigError(
+                f"{self.out_dir} holds a run already ({', '.join(previous)}): continue it with --resume auto "
+                "(runtime.resume=auto), or replace it with --overwrite (runtime.overwrite=true)")
+        for name in RUN_FILES:
+            (self.out_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.out_dir / "tensorboard", ignore_errors=True)
+
     def _resume_path(self) -> Optional[Path]:
         resume = self.config.runtime.resume
         if not resume:
@@ -238,9 +295,15 @@ class Trainer:
         state = load_checkpoint_file(path)
         if state.get("format") != CHECKPOINT_FORMAT or "optimizer" not in state:
             raise CheckpointError(path, "not a tanet training checkpoint (no optimizer state); cannot resume from it")
+        changed = self._changed_training_keys(state.get("config"), path)
         load_state_checked(self.model, state["model"], source=path)
+        # The recipe's hyperparameters win over the saved ones (the optimizer state keeps only the
+        # momentum / moment buffers): a key changed on resume is applied, and is what the run records.
+        recipe_groups = [{k: v for k, v in group.items() if k != "params"} for group in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        for group, values in zip(self.optimizer.param_groups, recipe_groups):
+            group.update(values)
+        self.scheduler.load_state_dict({**state["scheduler"], "base_lr": self.lr})
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = int(state["epoch"])
@@ -253,7 +316,32 @@ class Trainer:
             warnings.warn(f"{path}: saved by {len(rng_states)} processes, resumed by "
                           f"{self.dist.world_size}; random streams are reseeded", stacklevel=2)
             seed_everything(self.config.runtime.seed + self.dist.rank + 1000003 * self.start_epoch)
+        if Path(path).resolve() == self.last_path.resolve():
+            self.saved_epoch = self.start_epoch
         self._print(f"resumed from {path} at epoch {self.start_epoch}/{self.config.schedule.epochs}")
+        if changed:
+            self._print("changed since that checkpoint, applied from here on: " + ", ".join(changed))
+
+    def _changed_training_keys(self, saved: Any, path: Path) -> list[str]:
+        """``key old -> new`` for each optim/schedule key the recipe changed since the checkpoint;
+        refuses a change of the keys that shape the optimizer state."""
+        if not isinstance(saved, dict):
+            return []
+        now = self.config.to_dict()
+        changed = []
+        for section in ("optim", "schedule"):
+            before = saved.get(section) if isinstance(saved.get(section), dict) else {}
+            for key, value in now[section].items():
+                if key in before and before[key] != value:
+                    changed.append((f"{section}.{key}", before[key], value))
+        fixed = [item for item in changed if item[0] in _STATE_SHAPING_KEYS]
+        if fixed:
+            raise ConfigError(
+                f"cannot resume {path} with " + ", ".join(f"{k}={new!r} (it was trained with {old!r})"
+                                                           for k, old, new in fixed)
+                + ": the optimizer state does not carry over; resume with the old value, or start a new run "
+                "(--overwrite, or another --out)")
+        return [f"{k} {old!r} -> {new!r}" for k, old, new in changed]
 
     # ------------------------------------------------------------------ running
 
@@ -273,7 +361,9 @@ class Trainer:
             for epoch in range(self.start_epoch, s.epochs):
                 epoch_started = time.perf_counter()
                 self.train_sampler.set_epoch(epoch)
+                self._loader_generator.manual_seed(rt.seed + 1000003 * (self.dist.rank + 1) + 7919 * epoch)
                 record = {"epoch": epoch + 1, "lr": self.scheduler.current_lr, **self.train_epoch(epoch)}
+                self._check_finite_state(epoch)
                 if self.val_loader is not None and ((epoch + 1) % rt.eval_every == 0 or epoch + 1 == s.epochs):
                     record.update(self.validate(epoch))
                 record["epoch_time_s"] = time.perf_counter() - epoch_started
@@ -332,8 +422,7 @@ class Trainer:
                 if not math.isfinite(loss_value):
                     raise NonFiniteLossError(
                         f"training loss became {loss_value} at epoch {epoch + 1}, step {step + 1} "
-                        f"(lr {scheduler.current_lr:.3g}); the run stopped without writing a checkpoint "
-                        f"for this epoch, so {self.last_path} still holds the last good epoch. "
+                        f"(lr {scheduler.current_lr:.3g}); {self._kept()}. "
                         "Lower optim.lr, enable optim.clip_grad_norm, or check the input data.")
                 scaler.scale(loss).backward()
                 if o.clip_grad_norm:
@@ -367,6 +456,7 @@ class Trainer:
                               dtype=torch.float64, device=_sync_device(device))
         totals = dist_utils.all_reduce_sum(totals).cpu()
         elapsed = time.perf_counter() - started
+        self._check_readable("training", epoch, int(totals[2].item()), int(totals[3].item()), self.train_set)
         n = max(totals[2].item(), 1.0)
         return {"train_loss": totals[0].item() / n, "train_top1": 100.0 * totals[1].item() / n,
                 "train_skipped": int(totals[3].item()),
@@ -378,6 +468,13 @@ class Trainer:
         metrics = evaluate(self.model, self.val_loader, self.num_classes, device=self.device,
                            amp=self.config.runtime.amp, criterion=self.criterion,
                            progress=self.is_main and self.config.runtime.progress, desc=f"val {epoch + 1}")
+        self._check_readable("validation", epoch, metrics["num_samples"], metrics["num_skipped"], self.val_set)
+        loss = metrics.get("loss")
+        if metrics.get("num_nonfinite") or (loss is not None and not math.isfinite(loss)):
+            raise NonFiniteLossError(
+                f"validation after epoch {epoch + 1} gave non-finite outputs for {metrics.get('num_nonfinite', 0)} "
+                f"of {metrics['num_samples']} videos (loss {loss}) although the weights are finite; {self._kept()}. "
+                "Lower optim.lr or enable optim.clip_grad_norm.")
         return {"val_top1": metrics["top1"], "val_top5": metrics["top5"],
                 "val_mean_class_acc": metrics["mean_class_acc"], "val_loss": metrics.get("loss"),
                 "val_skipped": metrics["num_skipped"]}
@@ -394,10 +491,49 @@ class Trainer:
             "metrics": {k: v for k, v in record.items() if k.startswith("val_")},
         }
         save_checkpoint(self.last_path, state)
+        self.saved_epoch = record["epoch"]
         if is_best:
             save_checkpoint(self.best_path, state)
 
     # ------------------------------------------------------------------ helpers
+
+    def _kept(self) -> str:
+        """What the run folder holds after a stop (only what is true)."""
+        if self.saved_epoch:
+            return (f"the run stopped without writing a checkpoint of this epoch: {self.last_path} still "
+                    f"holds epoch {self.saved_epoch}, the last good one")
+        return "the run stopped before any checkpoint of it was written"
+
+    def _check_finite_state(self, epoch: int) -> None:
+        """Weights and buffers (BatchNorm running statistics) must be finite before they are saved;
+        every process takes the same decision."""
+        bad = [name for name, tensor in (*unwrap(self.model).named_parameters(), *unwrap(self.model).named_buffers())
+               if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+        count = dist_utils.all_reduce_sum(torch.tensor([float(len(bad))], device=_sync_device(self.device))).item()
+        if count:
+            where = f" (e.g. {', '.join(bad[:3])})" if bad else " (on another process)"
+            raise NonFiniteLossError(
+                f"after epoch {epoch + 1} the model holds NaN/inf values in {len(bad) or int(count)} weight or "
+                f"buffer tensors{where}; {self._kept()}. Lower optim.lr or enable optim.clip_grad_norm.")
+
+    def _check_readable(self, what: str, epoch: int, read: int, skipped: int, dataset: Any) -> None:
+        """Stop when an epoch read no video, or more than ``data.max_skip_fraction`` were unreadable."""
+        seen = read + skipped
+        limit = self.config.data.max_skip_fraction
+        if read > 0 and skipped <= limit * seen:
+            return
+        if seen == 0:
+            raise UnreadableDataError(f"{what} epoch {epoch + 1} had no video to read: its list is empty")
+        example = _first_unreadable(dataset) if self.is_main else None
+        text = (f"{what} epoch {epoch + 1}: {skipped} of {seen} videos could not be read"
+                + (f" (e.g. {example})" if example else " (see the warnings above)"))
+        if read == 0:
+            text += "; no video was readable, so nothing can be learned or measured"
+        else:
+            text += f", more than data.max_skip_fraction={limit:g}"
+        raise UnreadableDataError(
+            text + ". Check the list and --root, find the bad files with `tanet check-videos LIST --root ROOT "
+            "--write-clean CLEAN`, or raise data.max_skip_fraction.")
 
     def _sync_buffers(self) -> None:
         """Give every process rank 0's BatchNorm statistics (each process updated its own during the
@@ -421,6 +557,8 @@ class Trainer:
 
     def _close(self) -> None:
         torch.set_num_threads(self._threads)  # runtime.num_threads applies to this run only
+        if self._lock is not None:
+            self._lock.release()
         if self.dist.enabled:
             dist_utils.cleanup_distributed()
 
@@ -452,11 +590,30 @@ class Trainer:
         elapsed = time.perf_counter() - run_started
         remaining = (total - record["epoch"]) * elapsed / max(epochs_done, 1)
         text = (f"epoch {record['epoch']}/{total}: train loss {record['train_loss']:.4f} "
-                f"top-1 {record['train_top1']:.1f}%")
+                f"top-1 {record['train_top1']:.1f}% (skipped {record['train_skipped']})")
         if "val_top1" in record:
-            text += f" | val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}%"
+            text += (f" | val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}% "
+                     f"(skipped {record['val_skipped']})")
         text += f" | {record['epoch_time_s']:.1f}s, ETA {_hms(remaining)}"
         return text
+
+
+def _first_unreadable(dataset: Any, limit: int = 200) -> Optional[str]:
+    """``path: reason`` of the first of ``dataset``'s first ``limit`` videos that cannot be read
+    (the loader only counts skipped samples; this names one, for the message)."""
+    load = getattr(dataset, "load", None)
+    if load is None:
+        return None
+    from tanet.data.decode import VideoDecodeError
+
+    for index in range(min(len(dataset), limit)):
+        try:
+            load(index)
+        except VideoDecodeError as error:
+            return str(error)
+        except Exception:  # noqa: BLE001 - only looking for an example
+            continue
+    return None
 
 
 def train(config: TrainConfig, **kwargs: Any) -> TrainResult:

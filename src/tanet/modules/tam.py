@@ -76,9 +76,42 @@ class _SpatialMean(torch.autograd.Function):
         return (grad_pooled / (height * width))[:, :, None, None].expand(ctx.input_shape)
 
 
+def _needs_autograd(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+
+
 def spatial_mean(x: torch.Tensor) -> torch.Tensor:
     """(N*T, C, H, W) -> (N*T, C), the squeeze step of TAM."""
-    return _SpatialMean.apply(x)
+    return _SpatialMean.apply(x) if _needs_autograd(x) else x.mean(dim=(2, 3))
+
+
+def _conv1d_as_matmul(x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+    """``conv(x)`` for x (N, C, T) of a stride-1, zero-padded 'same' Conv1d, as (N·T, C_out).
+
+    The K taps of each frame side by side, then one GEMM: on CPU a Conv1d this small takes the im2col
+    ``slow_conv2d`` path, which cost TAM's local branch more than the rest of TAM at 7×7 (measured,
+    benchmarks/README). Rows are frames, the layout BatchNorm1d and the next 1-tap conv take directly.
+    """
+    num_clips, channels, num_segments = x.shape
+    kernel_size = conv.kernel_size[0]
+    if kernel_size == 1:
+        rows = x.transpose(1, 2).reshape(num_clips * num_segments, channels)
+    else:
+        half = kernel_size // 2
+        windows = F.pad(x, (half, half)).unfold(2, kernel_size, 1)  # (N, C, T, K)
+        rows = windows.transpose(1, 2).reshape(num_clips * num_segments, channels * kernel_size)
+    return F.linear(rows, conv.weight.reshape(conv.out_channels, -1), conv.bias)
+
+
+def _is_same_conv1d(conv: nn.Module) -> bool:
+    return (
+        type(conv) is nn.Conv1d
+        and conv.stride == (1,)
+        and conv.dilation == (1,)
+        and conv.groups == 1
+        and conv.padding == (conv.kernel_size[0] // 2,)
+        and conv.padding_mode == "zeros"
+    )
 
 
 def adaptive_temporal_conv_reference(
@@ -140,10 +173,13 @@ def _shifted_multiply_add(frames: torch.Tensor, coefficients: torch.Tensor) -> t
     """
     num_segments, kernel_size = frames.shape[1], coefficients.shape[-1]
     half = kernel_size // 2
-    out = frames * coefficients[..., half, None, None]
+    # tap-major (K, N, T, C): each tap's weights contiguous over channels, the innermost dimension of
+    # channels_last frames (a strided gather there costs the elementwise kernels their vectorisation)
+    taps = coefficients.movedim(-1, 0).contiguous()[..., None, None]
+    out = frames * taps[half]
     for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
         if tap != half:
-            out[:, output_frames].addcmul_(frames[:, input_frames], coefficients[:, output_frames, :, tap, None, None])
+            out[:, output_frames].addcmul_(frames[:, input_frames], taps[tap, :, output_frames])
     return out
 
 
@@ -184,15 +220,24 @@ def _adaptive_temporal_conv_backward(
     if need_coefficients:
         num_clips, num_segments, channels, kernel_size = coefficients.shape
         grad_coefficients = coefficients.new_zeros(coefficients.shape)
-        for clip in range(num_clips):
-            # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one batched
-            # GEMM over strided views (T×T per channel is cheap; per-tap dot products are many tiny GEMMs)
-            grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
-            frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
-            gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
-            for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
-                diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
-                grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
+        if frames.stride(-1) == 1 and grad_out.stride(-1) == 1:
+            for clip in range(num_clips):
+                # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one
+                # batched GEMM over strided views (T×T per channel is cheap; per-tap dot products are many
+                # tiny GEMMs)
+                grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+                frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+                gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
+                for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
+                    diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
+                    grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
+        else:
+            # channels_last: space is strided by C, so bmm would copy every channel's matrix (or the
+            # whole tensor, transposed: 5x slower than this, measured); one product and one spatial sum
+            # per tap instead, both vectorised over the contiguous channels
+            for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
+                product = grad_out[:, output_frames] * frames[:, input_frames]
+                grad_coefficients[:, output_frames, :, tap] = product.sum(dim=(-2, -1))
     return grad_frames, grad_coefficients
 
 
@@ -241,7 +286,7 @@ def _fusable_conv(x: torch.Tensor, conv: nn.Module) -> bool:
         and isinstance(conv.padding, tuple)
         and torch.is_grad_enabled()
         and (x.requires_grad or conv.weight.requires_grad)
-        and x.is_contiguous()
+        and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last))
         and x.dtype == conv.weight.dtype
         and not torch.is_autocast_enabled(x.device.type)
         and not conv._forward_hooks
@@ -285,6 +330,8 @@ def adaptive_temporal_conv(
     if _is_exporting():
         return _export_friendly_temporal_conv(x, kernel, importance, _check_shapes(x, kernel, importance)[2])
     frames, coefficients = _frames_and_coefficients(x, kernel, importance)
+    if not _needs_autograd(frames, coefficients):
+        return _shifted_multiply_add(frames, coefficients).view_as(x)
     return _AdaptiveTemporalConv.apply(frames, coefficients).view_as(x)
 
 
@@ -440,12 +487,23 @@ class TAM(nn.Module):
         num_clips = num_frames // self.num_segments
         # (N*T, C) -> (N, C, T); the mean runs in float32 under autocast
         pooled = spatial_mean(x).view(num_clips, self.num_segments, channels).transpose(1, 2)
-        importance_map = self.L(pooled) if self.branches != "global" else None
+        importance_map = self._local_branch(pooled) if self.branches != "global" else None
         adaptive_kernel = None
         if self.branches != "local":
             adaptive_kernel = self.G(pooled.reshape(num_clips * channels, self.num_segments))
             adaptive_kernel = adaptive_kernel.view(num_clips, channels, self.kernel_size)
         return importance_map, adaptive_kernel
+
+    def _local_branch(self, pooled: torch.Tensor) -> torch.Tensor:
+        """L(pooled) for pooled (N, C, T): the same modules, its two Conv1d taken as GEMMs over frames
+        (BatchNorm1d over (N·T, C') rows keeps the statistics of (N, C', T))."""
+        conv_in, norm, activation, conv_out, gate = self.L
+        if not (_is_same_conv1d(conv_in) and _is_same_conv1d(conv_out) and conv_out.kernel_size == (1,)):
+            return self.L(pooled)
+        num_clips, channels, num_segments = pooled.shape
+        hidden = activation(norm(_conv1d_as_matmul(pooled, conv_in)))  # (N·T, C/β)
+        rows = gate(F.linear(hidden, conv_out.weight[:, :, 0], conv_out.bias))  # (N·T, C)
+        return rows.view(num_clips, num_segments, channels).transpose(1, 2)
 
     def _branches_and_capture(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         importance_map, adaptive_kernel = self.branch_outputs(x)

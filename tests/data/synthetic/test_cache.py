@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -215,3 +216,42 @@ def test_synthesize_rejects_bad_values_before_rendering(tmp_path, kwargs, messag
     with pytest.raises(UsageError, match=message):
         synthesize(out=tmp_path, **kwargs)
     assert not list(tmp_path.iterdir())
+
+
+def test_two_writers_of_one_set_take_turns(tmp_path):
+    """A second `synth` of a set another process is rendering waits for it and reuses its set, instead of
+    rendering its own and replacing the finished folder under a reader."""
+    root, go = tmp_path / "set", tmp_path / "go"
+    # a writer that, inside the lock, says it started rendering and renders only once `go` exists
+    script = (
+        "import os, sys, time; from tanet.data.synthetic import SyntheticSpec, cache; "
+        "real = cache._run_jobs\n"
+        "def slow(*args):\n"
+        "    print('rendering', flush=True)\n"
+        "    while not os.path.exists(sys.argv[2]): time.sleep(0.02)\n"
+        "    return real(*args)\n"
+        f"cache._run_jobs = slow; info = cache.generate(SyntheticSpec(kind='motion', **{TINY!r}), sys.argv[1]); "
+        "print('reused' if info.reused else 'generated', flush=True)"
+    )
+    command = [sys.executable, "-c", script, str(root), str(go)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    second = None
+    try:
+        assert first.stdout.readline().strip() == "rendering"
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # it blocks on the lock and says so (a second writer that did not wait would render: 'rendering')
+        ready, _, _ = select.select([second.stdout, second.stderr], [], [], 120)
+        assert ready == [second.stderr], "the second writer did not wait: " + (
+            second.stdout.readline() if ready else "(silent)")
+        waiting = second.stderr.readline()
+        assert f"waiting for process {first.pid}, which is writing the synthetic set {root}" in waiting
+        go.touch()
+        assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
+        assert first.stdout.read().strip() == "generated"
+        assert second.stdout.read().strip() == "reused"  # it never rendered: the first one's set was kept
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+    assert generate(SyntheticSpec(kind="motion", **TINY), root).reused

@@ -4,6 +4,11 @@ A set lives in ``<cache>/<kind>-<hash of spec>`` (the cache is ``$TANET_HOME/syn
 a folder of the caller's choosing. It is rendered into a temporary sibling folder and renamed
 into place when complete; its ``manifest.json`` records the spec, the generator version and
 every file's size, so a set that is outdated or damaged is recognised and rendered again.
+
+Writers of one set take turns: :func:`generate` holds an exclusive lock (``.<set>.lock`` beside the
+set) while it checks, renders and moves a set into place, so a second process asking for the same
+set waits for the first and then reuses its set instead of rendering it again and replacing the
+finished one under a reader. (Only ``force=True`` or a damaged set replaces a finished folder.)
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from tanet.data.encode import encode_video, resolve_codec
 from tanet.data.labels import flip_label_map
 from tanet.errors import UsageError
 from tanet.utils.cache import tanet_home
+from tanet.utils.locking import FileLock
 
 from .render import render_clip
 from .spec import GENERATOR_VERSION, KINDS, PRESETS, SyntheticPreset, SyntheticSpec, video_seed
@@ -198,6 +204,22 @@ def generate(
         manifest = _is_complete(root, spec)
         if manifest is not None:
             return _info(spec, root, manifest, reused=True, seconds=time.perf_counter() - start)
+    waited = []
+
+    def on_wait(holder: Optional[int]) -> None:
+        waited.append(holder)
+        print(f"waiting for {'process ' + str(holder) if holder else 'another process'}, which is writing "
+              f"the synthetic set {root}", file=sys.stderr, flush=True)
+
+    with FileLock(root.parent / f".{root.name}.lock", what=f"synthetic set {root}", blocking=True, on_wait=on_wait):
+        # Whoever held the lock may just have written this very set (for `force` too: it is fresh).
+        manifest = _is_complete(root, spec) if (waited or not force) else None
+        if manifest is not None:
+            return _info(spec, root, manifest, reused=True, seconds=time.perf_counter() - start)
+        return _generate_locked(spec, root, start, workers, progress)
+
+
+def _generate_locked(spec: SyntheticSpec, root: Path, start: float, workers: int, progress: bool) -> SyntheticDataset:
     if root.exists():
         if not root.is_dir():
             raise FileExistsError(f"{root} exists and is not a folder")
