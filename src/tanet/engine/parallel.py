@@ -9,7 +9,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Optional, Sequence
+
+from tanet.errors import TanetError
 
 __all__ = ["run_jobs"]
 
@@ -19,11 +23,6 @@ def _safe(function: Callable, item):
         return True, function(item)
     except BaseException:  # noqa: BLE001 - reported in the parent with the worker's traceback
         return False, traceback.format_exc()
-
-
-def _call(payload):
-    index, function, item = payload
-    return index, *_safe(function, item)
 
 
 def _init_worker() -> None:
@@ -45,16 +44,25 @@ def run_jobs(function: Callable, items: Sequence, jobs: int, *, on_result: Optio
                 on_result(item, results[index])
         return results
     context = multiprocessing.get_context("spawn")
-    with context.Pool(min(jobs, len(items)), initializer=_init_worker, maxtasksperchild=None) as pool:
-        pending = pool.imap_unordered(_call, [(index, function, item) for index, item in enumerate(items)])
-        for index, ok, value in pending:
-            if not ok:
-                failures.append((items[index], value))
-                continue
-            results[index] = value
-            if on_result:
-                on_result(items[index], value)
+    # concurrent.futures, not multiprocessing.Pool: a worker that dies (killed, out of memory) fails the
+    # call with BrokenProcessPool instead of hanging it
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
+                             initializer=_init_worker) as pool:
+        futures = {pool.submit(_safe, function, item): index for index, item in enumerate(items)}
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                ok, value = future.result()
+                if not ok:
+                    failures.append((items[index], value))
+                    continue
+                results[index] = value
+                if on_result:
+                    on_result(items[index], value)
+        except BrokenProcessPool as error:
+            raise TanetError(f"a worker process died before finishing its job ({error}); "
+                               "finished jobs are kept: rerun to continue") from None
     if failures:
         item, trace = failures[0]
-        raise RuntimeError(f"{len(failures)} job(s) failed; the first ({item}):\n{trace}")
+        raise TanetError(f"{len(failures)} job(s) failed; the first ({item}):\n{trace}")
     return results
