@@ -99,9 +99,18 @@ def test_two_demos_into_one_folder(tmp_path):
     command = ["-m", "tanet", "demo", "--quick", "--out", str(out), "--no-progress", "--no-kernels"]
     first = _start(command, env=env)
     try:
-        lock = out / "runs" / "motion" / "tanet" / ".lock"
         deadline = time.time() + 240
-        while not (lock.exists() and lock.read_text().strip()):
+
+        def held() -> bool:  # the demo's runs are runs/<set>/<model>/seed<k>/; whichever comes first
+            for lock in out.glob("runs/*/*/seed*/.lock"):
+                try:
+                    if lock.read_text().strip():
+                        return True
+                except FileNotFoundError:
+                    pass
+            return False
+
+        while not held():
             assert first.poll() is None and time.time() < deadline, "the first demo never started training"
             time.sleep(0.1)
         os.killpg(first.pid, signal.SIGSTOP)  # frozen while it holds the lock: the race has one outcome
