@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from tanet.analysis.ablate import (
         MODEL_OPTIONS,
         expand_grid,
-        format_table,
         parse_grid,
         plan_rows,
         row_dir,
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{row_dir(out, item)}")
         return 0
     try:
-        results = run_ablation(base, axes, out, product=args.product, test_protocol=args.test_protocol,
+        run_ablation(base, axes, out, product=args.product, test_protocol=args.test_protocol,
                                seeds=args.seeds, jobs=args.jobs)
     except NonFiniteLossError as error:
         print(f"tanet ablate: stopped: {error}", file=sys.stderr)
