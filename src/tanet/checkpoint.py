@@ -146,8 +146,14 @@ def _first_line(error: BaseException) -> str:
 
 def _refused_global(error: BaseException) -> str:
     """The class torch's weights-only unpickler refused, from its (long, coloured) message."""
-    match = re.search(r"GLOBAL ([\w.]+)", strip_ansi(str(error)))
-    return f"class {match.group(1)}" if match else _first_line(error)
+    text = strip_ansi(str(error))
+    match = re.search(r"GLOBAL ([\w.]+)", text)
+    if match:
+        return f"class {match.group(1)}"
+    if "Unsupported operand" in text:  # a pickle stream torch.save never writes (e.g. pickle.dump)
+        return "a plain pickle, not a file written by torch.save"
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    return detail.group(1).strip() if detail else _first_line(error)
 
 
 # --------------------------------------------------------------------------- inert unpickling
@@ -297,6 +303,9 @@ def load_checkpoint_inert(path: PathLike, map_location: Any = "cpu") -> tuple[di
         data = torch.load(Path(path), map_location=map_location, weights_only=False,
                           pickle_module=_inert_pickle_module(ignored))
     except Exception as error:  # noqa: BLE001 - whatever a foreign pickle does, report it as one line
+        if "Invalid magic number" in str(error):  # torch's legacy reader on a stream torch.save never writes
+            raise CheckpointError(path, "not a PyTorch checkpoint: a plain pickle (pickle.dump), not a file "
+                                        "written by torch.save; save the weights with torch.save") from None
         raise CheckpointError(path, f"cannot read the weights without running the file's code: "
                                     f"{type(error).__name__}: {_first_line(error)}") from None
     if not isinstance(data, dict):

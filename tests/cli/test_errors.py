@@ -76,7 +76,7 @@ def test_pretrained_given_a_pickle(tiny_sets, tmp_path, capsys):
     (tmp_path / "weights.pkl").write_bytes(pickle.dumps({"conv1.weight": [1.0]}))
     assert _train(tiny_sets, tmp_path, "--pretrained", str(tmp_path / "weights.pkl")) == 1
     line = _one_error_line(capsys)  # the file named, nothing of it executed
-    assert f"{tmp_path / 'weights.pkl'}: " in line and "without running the file's code" in line
+    assert f"{tmp_path / 'weights.pkl'}: " in line and "a plain pickle (pickle.dump)" in line
 
 
 def _test(tiny_sets, tiny_checkpoints, *extra):
