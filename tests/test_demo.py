@@ -59,3 +59,16 @@ def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     assert checkpoint.stat().st_mtime == mtime
     again = json.loads((out / "metrics.json").read_text())
     assert again["appearance"]["tsn"]["top1_seeds"] == metrics["appearance"]["tsn"]["top1_seeds"]
+
+
+def test_protocols_set_the_start_and_the_epochs(tmp_path):
+    from tanet.demo import DEFAULT_PLAN
+    from tanet.demo.runs import train_config
+
+    scratch = train_config(DEFAULT_PLAN, "appearance", "tsm_r18", tmp_path, 2, pretrained=None)
+    assert scratch.model.pretrained == "scratch" and scratch.schedule.epochs == 10  # the recipe's
+    assert scratch.runtime.seed == 2 and scratch.data.synthetic.num_classes == 6
+    assert scratch.data.backend == "memory" and scratch.data.num_workers == 0
+    started = train_config(DEFAULT_PLAN, "motion", "tsm_r18", tmp_path, 0, pretrained=str(tmp_path / "w.pth"))
+    assert started.model.pretrained == str(tmp_path / "w.pth")
+    assert started.schedule.epochs == DEFAULT_PLAN.pretrained_epochs == 6
