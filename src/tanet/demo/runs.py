@@ -1,8 +1,9 @@
 """The demo's training runs: one job = one model on one set with one seed (train, then test once);
 jobs run in a few single-threaded worker processes side by side.
 
-Tiny models on 2 cores: two processes with one thread each do twice the work of one process with two
-threads (the convolutions are too small to split). Each worker decodes every clip once and keeps it in
+Tiny models on 2 cores: independent runs in one-thread processes keep both cores busy without splitting
+tiny convolutions over threads (and OpenMP threads of processes that share cores spin against each other:
+pretrain-2d with 2 threads on a loaded machine took 273 s for an epoch that took 7-10 s with one). Each worker decodes every clip once and keeps it in
 memory (``data.backend=memory``), so later epochs and runs of that worker read no video file.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Independent runs side by side: ``run_jobs(function, items, jobs)`` in single-threaded worker processes.
 
-Tiny models on a few CPU cores: N processes with one thread each do about N times the work of one
-process (the convolutions are too small to split over threads, and OpenMP threads of processes that
-share cores spin against each other). Workers are started with ``spawn`` (no forked torch state).
+Tiny models on a few CPU cores: independent runs, one per core, each single-threaded (the convolutions
+are too small to split over threads, and OpenMP threads of processes that share cores spin against each
+other). Workers are started with ``spawn`` (no forked torch state).
 """
 from __future__ import annotations
 
