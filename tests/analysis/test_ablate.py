@@ -162,3 +162,14 @@ def test_seeds_give_intervals_against_the_paper_choice(tiny_sets, tmp_path):
     assert stored["claims"][0]["name"].startswith("tam_branches=local is below")
     with open(out / "ablation.csv") as handle:
         assert [row["seed"] for row in csv.DictReader(handle)] == ["0", "1", "0", "1"]
+
+
+def test_a_recipe_on_a_built_in_set_needs_no_lists(tmp_path, monkeypatch, capsys):
+    # `tanet ablate demo ...` (the README's command): the set's lists come from data.synthetic
+    from tanet.cli import main
+
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
+    assert main(["ablate", "demo_quick", "--grid", "style=a,b", "--out", str(tmp_path / "abl"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "tam_position=a" in lines[0] and "tam_position=b" in lines[1]
+    assert not (tmp_path / "home" / "pretrain2d").exists()  # a dry run trains nothing
