@@ -18,7 +18,6 @@ the validation outputs become NaN/inf, and when an epoch reads no video or more 
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 import time
 import warnings
@@ -56,6 +55,15 @@ from tanet.engine.evaluation import autocast_context, evaluate
 from tanet.engine.finetune import describe_init
 from tanet.engine.optim import build_optimizer, build_param_groups, scaled_lr, set_train_mode, trainable_parameters, unwrap
 from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everything
+from tanet.engine.run_guards import (
+    LOCK_FILE,
+    RUN_FILES,
+    NonFiniteLossError,
+    UnreadableDataError,
+    changed_training_keys,
+    check_previous_run,
+    check_readable,
+)
 from tanet.engine.run_log import RunLogger
 from tanet.engine.schedule import ScheduledLR, WarmupSchedule
 from tanet.errors import TanetError
@@ -66,20 +74,7 @@ from tanet.utils.locking import FileLock
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "UnreadableDataError", "train", "to_channels_last",
            "RUN_FILES"]
 
-# What a run writes into runtime.out (removed by runtime.overwrite), and its lock file.
-RUN_FILES = ("config.yaml", "last.pt", "best.pt", "log.jsonl", "log.csv", "curves.png")
-LOCK_FILE = ".lock"
-# optim keys that shape the optimizer state: a resume cannot change them
-_STATE_SHAPING_KEYS = ("optim.name", "optim.linear_lr_policy", "optim.partial_bn")
 
-
-class NonFiniteLossError(TanetError, RuntimeError):
-    """The training loss, the weights or buffers, or the validation outputs became NaN or infinite;
-    the run stopped without writing a checkpoint of that epoch."""
-
-
-class UnreadableDataError(TanetError):
-    """An epoch read no video at all, or more than ``data.max_skip_fraction`` of them were unreadable."""
 
 
 @dataclass
@@ -255,7 +250,8 @@ class Trainer:
                 self._lock = FileLock(self.out_dir / LOCK_FILE, what=f"run folder {self.out_dir}",
                                       hint="wait for that run to end, or choose another --out").acquire()
                 remove_stale_temporaries(self.out_dir, *RUN_FILES)
-                self._check_previous_run()
+                check_previous_run(self.out_dir, resume=bool(self.config.runtime.resume),
+                                   overwrite=self.config.runtime.overwrite)
             except Exception as caught:  # noqa: BLE001 - re-raised below, after the other ranks heard of it
                 error = caught
         # Every process follows the main one (a rank stopping alone would leave the others waiting).
@@ -265,19 +261,6 @@ class Trainer:
             raise error
         if failed:
             raise TanetError(f"the main process could not claim the run folder {self.out_dir}")
-
-    def _check_previous_run(self) -> None:
-        rt = self.config.runtime
-        previous = [name for name in ("last.pt", "config.yaml") if (self.out_dir / name).exists()]
-        if not previous or rt.resume:
-            return
-        if not rt.overwrite:
-            raise ConfigError(
-                f"{self.out_dir} holds a run already ({', '.join(previous)}): continue it with --resume auto "
-                "(runtime.resume=auto), or replace it with --overwrite (runtime.overwrite=true)")
-        for name in RUN_FILES:
-            (self.out_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(self.out_dir / "tensorboard", ignore_errors=True)
 
     def _resume_path(self) -> Optional[Path]:
         resume = self.config.runtime.resume
@@ -295,7 +278,7 @@ class Trainer:
         state = load_checkpoint_file(path)
         if state.get("format") != CHECKPOINT_FORMAT or "optimizer" not in state:
             raise CheckpointError(path, "not a tanet training checkpoint (no optimizer state); cannot resume from it")
-        changed = self._changed_training_keys(state.get("config"), path)
+        changed = changed_training_keys(state.get("config"), self.config.to_dict(), path)
         load_state_checked(self.model, state["model"], source=path)
         # The recipe's hyperparameters win over the saved ones (the optimizer state keeps only the
         # momentum / moment buffers): a key changed on resume is applied, and is what the run records.
@@ -321,27 +304,6 @@ class Trainer:
         self._print(f"resumed from {path} at epoch {self.start_epoch}/{self.config.schedule.epochs}")
         if changed:
             self._print("changed since that checkpoint, applied from here on: " + ", ".join(changed))
-
-    def _changed_training_keys(self, saved: Any, path: Path) -> list[str]:
-        """``key old -> new`` for each optim/schedule key the recipe changed since the checkpoint;
-        refuses a change of the keys that shape the optimizer state."""
-        if not isinstance(saved, dict):
-            return []
-        now = self.config.to_dict()
-        changed = []
-        for section in ("optim", "schedule"):
-            before = saved.get(section) if isinstance(saved.get(section), dict) else {}
-            for key, value in now[section].items():
-                if key in before and before[key] != value:
-                    changed.append((f"{section}.{key}", before[key], value))
-        fixed = [item for item in changed if item[0] in _STATE_SHAPING_KEYS]
-        if fixed:
-            raise ConfigError(
-                f"cannot resume {path} with " + ", ".join(f"{k}={new!r} (it was trained with {old!r})"
-                                                           for k, old, new in fixed)
-                + ": the optimizer state does not carry over; resume with the old value, or start a new run "
-                "(--overwrite, or another --out)")
-        return [f"{k} {old!r} -> {new!r}" for k, old, new in changed]
 
     # ------------------------------------------------------------------ running
 
@@ -456,7 +418,9 @@ class Trainer:
                               dtype=torch.float64, device=_sync_device(device))
         totals = dist_utils.all_reduce_sum(totals).cpu()
         elapsed = time.perf_counter() - started
-        self._check_readable("training", epoch, int(totals[2].item()), int(totals[3].item()), self.train_set)
+        check_readable("training", epoch, int(totals[2].item()), int(totals[3].item()),
+                       max_skip_fraction=self.config.data.max_skip_fraction,
+                       dataset=self.train_set if self.is_main else None)
         n = max(totals[2].item(), 1.0)
         return {"train_loss": totals[0].item() / n, "train_top1": 100.0 * totals[1].item() / n,
                 "train_skipped": int(totals[3].item()),
@@ -468,7 +432,9 @@ class Trainer:
         metrics = evaluate(self.model, self.val_loader, self.num_classes, device=self.device,
                            amp=self.config.runtime.amp, criterion=self.criterion,
                            progress=self.is_main and self.config.runtime.progress, desc=f"val {epoch + 1}")
-        self._check_readable("validation", epoch, metrics["num_samples"], metrics["num_skipped"], self.val_set)
+        check_readable("validation", epoch, metrics["num_samples"], metrics["num_skipped"],
+                       max_skip_fraction=self.config.data.max_skip_fraction,
+                       dataset=self.val_set if self.is_main else None)
         loss = metrics.get("loss")
         if metrics.get("num_nonfinite") or (loss is not None and not math.isfinite(loss)):
             raise NonFiniteLossError(
@@ -515,25 +481,6 @@ class Trainer:
             raise NonFiniteLossError(
                 f"after epoch {epoch + 1} the model holds NaN/inf values in {len(bad) or int(count)} weight or "
                 f"buffer tensors{where}; {self._kept()}. Lower optim.lr or enable optim.clip_grad_norm.")
-
-    def _check_readable(self, what: str, epoch: int, read: int, skipped: int, dataset: Any) -> None:
-        """Stop when an epoch read no video, or more than ``data.max_skip_fraction`` were unreadable."""
-        seen = read + skipped
-        limit = self.config.data.max_skip_fraction
-        if read > 0 and skipped <= limit * seen:
-            return
-        if seen == 0:
-            raise UnreadableDataError(f"{what} epoch {epoch + 1} had no video to read: its list is empty")
-        example = _first_unreadable(dataset) if self.is_main else None
-        text = (f"{what} epoch {epoch + 1}: {skipped} of {seen} videos could not be read"
-                + (f" (e.g. {example})" if example else " (see the warnings above)"))
-        if read == 0:
-            text += "; no video was readable, so nothing can be learned or measured"
-        else:
-            text += f", more than data.max_skip_fraction={limit:g}"
-        raise UnreadableDataError(
-            text + ". Check the list and --root, find the bad files with `tanet check-videos LIST --root ROOT "
-            "--write-clean CLEAN`, or raise data.max_skip_fraction.")
 
     def _sync_buffers(self) -> None:
         """Give every process rank 0's BatchNorm statistics (each process updated its own during the
@@ -596,24 +543,6 @@ class Trainer:
                      f"(skipped {record['val_skipped']})")
         text += f" | {record['epoch_time_s']:.1f}s, ETA {_hms(remaining)}"
         return text
-
-
-def _first_unreadable(dataset: Any, limit: int = 200) -> Optional[str]:
-    """``path: reason`` of the first of ``dataset``'s first ``limit`` videos that cannot be read
-    (the loader only counts skipped samples; this names one, for the message)."""
-    load = getattr(dataset, "load", None)
-    if load is None:
-        return None
-    from tanet.data.decode import VideoDecodeError
-
-    for index in range(min(len(dataset), limit)):
-        try:
-            load(index)
-        except VideoDecodeError as error:
-            return str(error)
-        except Exception:  # noqa: BLE001 - only looking for an example
-            continue
-    return None
 
 
 def train(config: TrainConfig, **kwargs: Any) -> TrainResult:
