@@ -14,8 +14,6 @@ import sys
 
 # name -> (module under tanet.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "pretrain-2d": ("pretrain_2d", "train (once, cached) the 2D ResNet on built-in still images that stands in "
-                                   "for ImageNet weights (--pretrained synthetic)"),
     "demo": ("demo", "train TANet/TSN/TSM/I3D on the built-in motion and appearance sets; write a report"),
     "models": ("models", "list the registered models"),
     "flops": ("flops", "count parameters and GFLOPs (multiply-adds) of a model"),
@@ -23,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "build list files from Kinetics/Something-Something annotations or a folder; extract frames"),
     "check-videos": ("check_videos", "find unreadable videos in a list file; write a cleaned list"),
     "train": ("train", "train a model from a YAML recipe (one CPU or many GPUs)"),
+    "pretrain-2d": ("pretrain_2d", "train (once, cached) the 2D ResNet on built-in still images that stands in "
+                                   "for ImageNet weights (--pretrained synthetic)"),
     "test": ("test", "evaluate a checkpoint: top-1/top-5/mean class accuracy"),
     "plot": ("plot", "plot loss, top-1 and learning rate per epoch of one or more training runs"),
     "predict": ("predict", "top-k class names for video files"),
