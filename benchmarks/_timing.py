@@ -6,10 +6,14 @@ computed per round, and the benchmark prints the median ratio with its range ove
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
 
 
 def interleaved_rounds(
@@ -59,3 +63,24 @@ def rss_bytes() -> int:
     """This process's resident memory now (Linux)."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--quick, --threads and --json, as every benchmark takes them."""
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own, all cores); 1 keeps a loaded machine's "
+                             "figures steadier (no thread waiting on a preempted sibling)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+
+
+def sgd_training_step(model: torch.nn.Module, clips: torch.Tensor, labels: torch.Tensor) -> Callable[[], None]:
+    """One training step of ``model`` (cross-entropy, backward, SGD with momentum) as a callable."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(clips), labels).backward()
+        optimizer.step()
+
+    return step

@@ -24,13 +24,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from tanet import TAM, adaptive_temporal_conv, adaptive_temporal_conv_reference, create_model
 from tanet.models.inference import prepare_for_inference, to_channels_last
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import fmt_range, interleaved_rounds, machine_load, ratios, rss_bytes  # noqa: E402
+from _timing import (  # noqa: E402
+    add_common_arguments,
+    fmt_range,
+    interleaved_rounds,
+    machine_load,
+    ratios,
+    rss_bytes,
+    sgd_training_step,
+)
 
 
 def bench_tam(rounds: int) -> dict:
@@ -114,14 +121,7 @@ def bench_train_step(rounds: int, calls: int = 2, size: int = 224, num_segments:
         model = create_model(name, num_classes=400, num_segments=num_segments).train()
         if channels_last:
             to_channels_last(model)
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-
-        def step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(model(clips), labels).backward()
-            optimizer.step()
-
-        return step
+        return sgd_training_step(model, clips, labels)
 
     steps = {f"{name} {layout}": step_of(name, layout == "channels_last")
              for layout in ("default", "channels_last") for name in ("tanet_r50", "tsn_r50")}
@@ -169,13 +169,9 @@ def bench_memory(repeats: int = 3) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's own, all cores); 1 keeps a loaded machine's "
-                             "figures steadier (no thread waiting on a preempted sibling)")
+    add_common_arguments(parser)
     parser.add_argument("--memory-probe", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["tam", "latency", "train", "memory"], help="run one part")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)

@@ -39,11 +39,18 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import fmt_range, interleaved_rounds, machine_load, ratios, rss_bytes  # noqa: E402
+from _timing import (  # noqa: E402
+    add_common_arguments,
+    fmt_range,
+    interleaved_rounds,
+    machine_load,
+    ratios,
+    rss_bytes,
+    sgd_training_step,
+)
 
 NUM_CLASSES, NUM_SEGMENTS, SIZE = 400, 8, 224
 
@@ -160,17 +167,6 @@ def bench_eval(peer: nn.Module, ours: dict[str, nn.Module], batch: int, rounds: 
 # --------------------------------------------------------------------------- training
 
 
-def training_step(model: nn.Module, clips: torch.Tensor, labels: torch.Tensor):
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(clips), labels).backward()
-        optimizer.step()
-
-    return step
-
-
 def tanet_for_training(channels_last: bool, like: nn.Module | None = None) -> nn.Module:
     """tanet_r50 in training mode, as ``tanet train`` builds it (``runtime.channels_last`` stores the
     kernels channels_last, so that activations follow)."""
@@ -190,10 +186,10 @@ def bench_train(peer: nn.Module, ours: nn.Module, rounds: int, calls: int) -> di
     labels = torch.tensor([3, 7])
     peer.train()
     steps = {
-        "mmaction2": training_step(peer, clips, labels),
-        "tanet": training_step(tanet_for_training(False, ours), clips, labels),
-        "tanet channels_last": training_step(tanet_for_training(True, ours), clips, labels),
-        "tsn_r50 (no TAM)": training_step(tsn_like(ours).train(), clips, labels),
+        "mmaction2": sgd_training_step(peer, clips, labels),
+        "tanet": sgd_training_step(tanet_for_training(False, ours), clips, labels),
+        "tanet channels_last": sgd_training_step(tanet_for_training(True, ours), clips, labels),
+        "tsn_r50 (no TAM)": sgd_training_step(tsn_like(ours).train(), clips, labels),
     }
     medians = interleaved_rounds(steps, rounds, calls)
     peer.eval()
@@ -212,7 +208,7 @@ def memory_probe(which: str) -> None:
     model = MMActionTANet().train() if which == "mmaction2" else tanet_for_training(which == "tanet-cl")
     clips = torch.randn(2, 3, NUM_SEGMENTS, SIZE, SIZE)
     labels = torch.tensor([3, 7])
-    step = training_step(model, clips, labels)
+    step = sgd_training_step(model, clips, labels)
     before = rss_bytes()
     step()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
@@ -241,13 +237,9 @@ def bench_memory(repeats: int = 3) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's own, all cores); 1 keeps a loaded machine's "
-                             "figures steadier (no thread waiting on a preempted sibling)")
+    add_common_arguments(parser)
     parser.add_argument("--only", choices=["eval", "train", "memory"], help="run one part")
     parser.add_argument("--no-compile", action="store_true", help="leave out the compiled inference path")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     parser.add_argument("--memory-probe", choices=["mmaction2", "tanet", "tanet-cl"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
