@@ -4,14 +4,50 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-__all__ = ["add_out", "add_device", "add_amp", "add_num_segments", "add_strict_data", "add_progress",
-           "add_model_source", "model_source", "add_inference"]
+__all__ = ["add_out", "add_overwrite", "check_output", "require_existing", "add_device", "add_amp",
+           "add_num_segments", "add_strict_data", "add_progress", "add_model_source", "model_source", "add_inference"]
 
 
 def add_out(parser: argparse.ArgumentParser, default: Optional[str], help_text: str, *, required: bool = False) -> None:
     """``--out`` (alias ``-o``): the file or folder a command writes."""
     extra = f" (default {default})" if default is not None else ""
     parser.add_argument("--out", "-o", default=default, required=required, help=help_text + extra)
+
+
+def add_overwrite(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+    """``--overwrite``: the only way a command replaces a file that exists."""
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {what} when it exists (never an input)")
+
+
+def check_output(out, *, inputs=(), overwrite: bool = False, flag: str = "--out"):
+    """The path a command is about to write, refused when it is one of the command's inputs (always: the
+    input would be lost) or an existing file (unless ``overwrite``). Returns it as a ``Path``."""
+    import os
+    from pathlib import Path
+
+    from tanet.errors import UsageError
+
+    path = Path(out)
+    for source in inputs:
+        if source is not None and Path(source).exists() and path.exists() and os.path.samefile(path, source):
+            raise UsageError(f"{flag} {path} is also an input of this command ({source}); writing there would "
+                             "destroy it: choose another path")
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file path")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{flag} {path} exists; choose another path, or pass --overwrite to replace it")
+    return path
+
+
+def require_existing(path, flag: str):
+    """A path named on the command line that must exist: a usage error (exit 2) when it does not."""
+    from pathlib import Path
+
+    from tanet.errors import UsageError
+
+    if path is not None and not Path(path).exists():
+        raise UsageError(f"{flag} {path}: no such file or folder")
+    return path
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
