@@ -45,6 +45,7 @@ def test_tensorboard_missing_is_one_line(tmp_path, monkeypatch, capsys):
     assert "pip install 'tanet[tensorboard]'" in TENSORBOARD_MISSING
     RunLogger(tmp_path, enabled=True, tensorboard=False).close()
     RunLogger(tmp_path, enabled=False, tensorboard=True).close()  # other ranks say nothing
+    RunLogger(tmp_path, enabled=True, tensorboard="auto").close()  # the default: used when installed, else quiet
     assert capsys.readouterr().err == ""
 
 
