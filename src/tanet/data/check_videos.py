@@ -8,12 +8,11 @@ output may be the input file itself.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 from tanet.utils.io import atomic_write
-from tanet.utils.process import die_with_parent
+from tanet.utils.process import worker_pool
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_list
@@ -72,7 +71,7 @@ def check_videos(
     tasks = [(r, frame_backend if r.is_frames else video_backend, full) for r in records]
     if workers <= 1:
         return [_check_one(t) for t in tasks]
-    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with worker_pool(workers) as pool:
         return list(pool.map(_check_one, tasks, chunksize=16))
 
 
