@@ -178,19 +178,36 @@ def _silence_stdout() -> int:
     return STDOUT_CLOSED
 
 
-def _keep_ctrl_c(previous_hook):
-    """An unraisable-exception hook that does not lose Ctrl-C: a KeyboardInterrupt raised where Python
-    can only print it (an at-fork hook while a worker starts, a finaliser) is raised again in the main
-    thread, where :func:`main` turns it into one line and exit code 130."""
-    import _thread
+class _KeepCtrlC:
+    """While :func:`main` runs, an unraisable-exception hook that does not lose Ctrl-C: a KeyboardInterrupt
+    raised where Python can only print it (an at-fork hook while a worker starts, a finaliser) is raised
+    again in the main thread, where main() turns it into one line and exit code 130."""
 
-    def hook(unraisable) -> None:
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            _thread.interrupt_main()
+    def __init__(self):
+        self.previous = sys.unraisablehook
+        self.active = True
+        sys.unraisablehook = self.hook
+
+    def hook(self, unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.previous(unraisable)
             return
-        previous_hook(unraisable)
+        import threading
 
-    return hook
+        # from another thread, shortly: interrupting the main thread from here would raise in this hook
+        timer = threading.Timer(0.05, self._interrupt)
+        timer.daemon = True
+        timer.start()
+
+    def _interrupt(self) -> None:
+        import _thread
+
+        if self.active:
+            _thread.interrupt_main()
+
+    def close(self) -> None:
+        self.active = False
+        sys.unraisablehook = self.previous
 
 
 def _print_error(prefix: str, error: BaseException) -> None:
@@ -205,8 +222,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     prefix = f"tanet {command}" if command in COMMANDS else "tanet"
-    previous_hook = sys.unraisablehook
-    sys.unraisablehook = _keep_ctrl_c(previous_hook)
+    keep_ctrl_c = _KeepCtrlC()
     try:
         if command not in COMMANDS:
             # top-level help, --version or an unknown command: no command module is imported
@@ -234,7 +250,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         _print_error(prefix, error)
         return 1
     finally:
-        sys.unraisablehook = previous_hook
+        keep_ctrl_c.close()
 
 
 def _one_line_warnings(command: str) -> None:
