@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from typing import Optional
 
 # name -> (module under tanet.cli, one-line help)
@@ -223,6 +224,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     prefix = f"tanet {command}" if command in COMMANDS else "tanet"
     keep_ctrl_c = _KeepCtrlC()
+    format_warning = warnings.formatwarning
     try:
         if command not in COMMANDS:
             # top-level help, --version or an unknown command: no command module is imported
@@ -251,12 +253,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     finally:
         keep_ctrl_c.close()
+        warnings.formatwarning = format_warning
 
 
 def _one_line_warnings(command: str) -> None:
     """Warnings (a skipped video, objects not loaded from a checkpoint) as one line, like errors."""
-    import warnings
-
     warnings.formatwarning = lambda message, category, *_: f"tanet {command}: warning: {message}\n"
 
 

@@ -49,7 +49,9 @@ def worker_init_fn(worker_id: int) -> None:
 
     The worker dies with the process that started it (at once after its ``kill -9``, instead of
     torch's 5-second watchdog; until then it would hold what it inherited, such as a run folder's
-    lock) and leaves Ctrl-C to it (:func:`tanet.utils.process.init_worker_process`)."""
+    lock) and leaves Ctrl-C to it (:func:`tanet.utils.process.init_worker_process`). The kernel ties this
+    to the thread that started the workers: iterate a loader from a thread that outlives it (the main
+    thread, as the trainer does)."""
     parent = multiprocessing.parent_process()  # recorded at the start: the right pid even if it has died since
     init_worker_process(parent.pid if parent is not None else None)
     torch.set_num_threads(1)
