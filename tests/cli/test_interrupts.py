@@ -12,27 +12,10 @@ from pathlib import Path
 import pytest
 
 from tanet.cli import main
+from utils.processes import children, running
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, signals as on Linux")
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-
-def _children(pid):
-    kids = set()
-    try:
-        for task in (Path("/proc") / str(pid) / "task").iterdir():
-            kids |= {int(p) for p in (task / "children").read_text().split()}
-    except FileNotFoundError:  # it has just ended
-        pass
-    return kids
-
-
-def _running(pid):
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended
 
 
 def _start(*argv):
@@ -43,18 +26,18 @@ def _start(*argv):
 
 def _wait_for_workers(process, count=2, timeout=240):
     deadline = time.monotonic() + timeout
-    while len(_children(process.pid)) < count:
+    while len(children(process.pid)) < count:
         assert process.poll() is None, process.communicate()[1]
         assert time.monotonic() < deadline, "the workers never started"
         time.sleep(0.01)
-    return _children(process.pid)
+    return children(process.pid)
 
 
 def _assert_gone(pids, within=10.0):
     deadline = time.monotonic() + within
-    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [pid for pid in pids if _running(pid)]
+    left = [pid for pid in pids if running(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers left running: {left}"

@@ -7,13 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from tanet.data.loader import EpochAwareDataset, EpochTaggedSampler
+from utils.processes import children, running
 
 
 class EpochEcho(Dataset):
@@ -74,21 +74,6 @@ for batch in build_loader(Zeros(), 2, num_workers=2):
 """
 
 
-def _children(pid):
-    kids = set()
-    for task in (Path("/proc") / str(pid) / "task").iterdir():
-        kids |= {int(p) for p in (task / "children").read_text().split()}
-    return kids
-
-
-def _running(pid):
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_loader_workers_die_with_a_killed_parent_and_free_its_lock(tmp_path):
     from tanet.utils.locking import FileLock
@@ -98,19 +83,19 @@ def test_loader_workers_die_with_a_killed_parent_and_free_its_lock(tmp_path):
     workers = set()
     try:
         assert parent.stdout.readline().strip() == "loading"
-        workers = _children(parent.pid)
+        workers = children(parent.pid)
         assert len(workers) >= 2
         time.sleep(0.5)  # the workers have loaded ahead and wait
         parent.kill()  # kill -9 of a run with loader workers
         parent.wait()
         killed = time.monotonic()
-        while time.monotonic() - killed < 10 and any(_running(pid) for pid in workers):
+        while time.monotonic() - killed < 10 and any(running(pid) for pid in workers):
             time.sleep(0.02)
         # torch's own watchdog notices a dead parent only after 5 s; the kernel's signal is immediate
-        assert not [pid for pid in workers if _running(pid)] and time.monotonic() - killed < 1.5
+        assert not [pid for pid in workers if running(pid)] and time.monotonic() - killed < 1.5
         with FileLock(path) as lock:
             assert lock.held
     finally:
         for pid in workers:
-            if _running(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)

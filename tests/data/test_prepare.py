@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import pytest
 from tanet.cli import main
 from tanet.data import count_frames, read_frames, read_list
 from tanet.data.extract import DONE_MARKER, extract_frames, ffmpeg_executable
+
+from utils.processes import children, running
 
 from .conftest import decode_all, synthetic_frames, write_video
 
@@ -133,24 +134,6 @@ def test_extracting_again_with_other_options_redoes_the_folder(tmp_path, mp4_vid
     assert (folder / "0001.jpg").read_bytes() != b"sentinel"
 
 
-def _children(pid):
-    kids = set()
-    try:
-        for task in (Path("/proc") / str(pid) / "task").iterdir():
-            kids |= {int(p) for p in (task / "children").read_text().split()}
-    except FileNotFoundError:  # it has just ended
-        pass
-    return kids
-
-
-def _running(pid):
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended (a container's init may never reap it)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("extractor", EXTRACTORS)
@@ -166,22 +149,22 @@ def test_prepare_workers_die_with_it(tmp_path, extractor):
     workers = set()
     try:
         deadline = time.time() + 120
-        while not (len(_children(prepare.pid)) >= 2 and list((tmp_path / "frames").rglob("*.jpg"))):
+        while not (len(children(prepare.pid)) >= 2 and list((tmp_path / "frames").rglob("*.jpg"))):
             assert prepare.poll() is None and time.time() < deadline, "the extraction never started"
             time.sleep(0.02)
-        workers = _children(prepare.pid)
+        workers = children(prepare.pid)
         for pid in list(workers):  # and what they started (ffmpeg)
-            if _running(pid):
-                workers |= _children(pid)
+            if running(pid):
+                workers |= children(pid)
         os.kill(prepare.pid, signal.SIGKILL)  # the user's kill -9, mid-extraction
         prepare.wait()
         deadline = time.time() + 10
-        while any(_running(pid) for pid in workers) and time.time() < deadline:
+        while any(running(pid) for pid in workers) and time.time() < deadline:
             time.sleep(0.05)
-        assert not [pid for pid in workers if _running(pid)]
+        assert not [pid for pid in workers if running(pid)]
     finally:
         for pid in workers:
-            if _running(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
