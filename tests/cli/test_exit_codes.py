@@ -79,7 +79,6 @@ KNOWN_EXCEPTIONS = {
 }
 # a refused command that leaves a folder behind
 WRITES_BEFORE_REFUSING = {
-    "train": "lead: the trainer claims runtime.out (mkdir + .lock) before it builds the model",
     "kernels": "h-demo: analyse_kernels creates --out before it resolves the block names",
 }
 

@@ -34,6 +34,7 @@ from tanet.data.lists import read_class_names
 from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.transforms import default_scale_size
 from tanet.engine.config import ConfigError, TrainConfig
+from tanet.models import model_entrypoint
 
 __all__ = ["CLASSES_FILE", "SCRATCH", "ResolvedConfig", "resolve_training", "resolve_for_eval", "synthetic_set",
            "stored_recipe"]
@@ -120,6 +121,7 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
     ``class_names`` / ``num_classes``: given in code (a :class:`~tanet.engine.Trainer` handed a model or
     names), they win over the recipe's.
     """
+    model_entrypoint(config.model.name)  # a misspelled model is one line listing close names, before anything runs
     recipe = _copy(config)
     resolved = _copy(config)
     derived: dict[str, str] = {}
