@@ -60,7 +60,7 @@ def _base(tiny_sets, out: Path):
 
 def test_invalid_row_fails_before_training(tiny_sets, tmp_path):
     # ResNet-18's BasicBlock has no TA-Block style c
-    with pytest.raises(ConfigError, match=r"row 2 \(tam_position=c\).*no TAM position 'c'"):
+    with pytest.raises(ConfigError, match=r"row 2 \(tam_position=c\).*has no TA-Block style 'c'.*tanet_r26"):
         run_ablation(_base(tiny_sets, tmp_path), ["tam_position=b,c"], tmp_path / "abl")
     assert not (tmp_path / "abl" / "runs").exists()
 

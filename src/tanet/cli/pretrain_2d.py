@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depth", type=int, default=18, choices=(18, 34, 50, 101), help="ResNet depth (default 18)")
+    parser.add_argument("--depth", type=int, default=18, choices=(18, 26, 34, 50, 101), help="ResNet depth (default 18)")
     parser.add_argument("--width", type=float, default=0.25, help="channel multiplier (default 0.25, the demo's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images and the training")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default 6)")

@@ -29,7 +29,7 @@ from torch import nn
 from tanet.data.stills import render_stills, still_class_names
 from tanet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from tanet.errors import UsageError
-from tanet.models.resnet import resnet18, resnet34, resnet50, resnet101
+from tanet.models.resnet import resnet18, resnet26, resnet34, resnet50, resnet101
 from tanet.utils.cache import tanet_home
 from tanet.utils.io import atomic_write, atomic_write_json
 
@@ -38,7 +38,7 @@ __all__ = ["Pretrain2DOptions", "SYNTHETIC", "is_synthetic", "parse_synthetic", 
 
 SYNTHETIC = "synthetic"
 PRETRAIN_VERSION = 1  # bump when the images or the training change: cached files of another version are not reused
-_DEPTHS = {18: resnet18, 34: resnet34, 50: resnet50, 101: resnet101}
+_DEPTHS = {18: resnet18, 26: resnet26, 34: resnet34, 50: resnet50, 101: resnet101}
 
 
 @dataclass(frozen=True)
