@@ -34,15 +34,18 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import yaml
+from torch import nn
 
 from tanet.analysis.ablation_results import MODEL_OPTIONS, AblationResult
 from tanet.analysis.ablation_tables import ablation_claims, format_table, paper_choice, write_tables
 from tanet.analysis.flops import complexity
-from tanet.engine.builders import build_model, resolve_class_names, resolve_num_classes, synthetic_set
+from tanet.engine.builders import build_model, model_options, synthetic_set
+from tanet.engine.resolve import resolve_training
 from tanet.engine.parallel import run_jobs
 from tanet.engine.config import ConfigError, TrainConfig, set_key, valid_keys
 from tanet.engine.testing import test_checkpoint
 from tanet.engine.trainer import train
+from tanet.models import build_model as create_architecture
 from tanet.utils.io import atomic_write_json
 
 __all__ = ["GridAxis", "AblationRow", "AblationResult", "parse_grid", "expand_grid", "row_config",
@@ -192,20 +195,20 @@ def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow
 
 
 def _row_model(base: TrainConfig, row: AblationRow, number: int,
-               placeholder_classes: bool = False) -> tuple[TrainConfig, Any]:
+               placeholder_classes: bool = False) -> tuple[TrainConfig, nn.Module]:
     """The row's recipe and its model with fresh weights (the architecture is counted; weights are loaded when it
-    trains); ``placeholder_classes``: the architecture alone (a 2-way classifier unless the recipe gives the count,
-    no class list read, no checkpoint loaded)."""
+    trains); ``placeholder_classes``: the architecture alone, built without resolving the recipe (a 2-way
+    classifier unless the recipe gives the count: no data set rendered, no class list read, no file loaded)."""
     try:
         config = row_config(base, row)
-        counted = TrainConfig.from_dict(config.to_dict())
-        counted.model.pretrained = "scratch"
         if placeholder_classes:
-            num_classes = config.model.num_classes or 2
-            counted.model.init_from = counted.model.weights = None
+            model = create_architecture(config.model.name, num_classes=config.model.num_classes or 2,
+                                        **model_options(config))
         else:
-            num_classes = resolve_num_classes(config, resolve_class_names(config))
-        return config, build_model(counted, num_classes)
+            counted = TrainConfig.from_dict(config.to_dict())
+            counted.model.pretrained = "scratch"
+            model = build_model(resolve_training(counted))
+        return config, model
     except (ConfigError, ValueError, TypeError) as error:
         raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
 
