@@ -25,8 +25,8 @@ def test_models_prints_each_description_whole(capsys):
 
 
 def test_models_with_a_pattern_that_matches_nothing_is_a_usage_error(capsys):
-    assert [line.split()[0] for line in _lines(capsys, "models", "tsm_*")] == ["tsm_r101", "tsm_r18", "tsm_r34",
-                                                                               "tsm_r50"]
+    assert [line.split()[0] for line in _lines(capsys, "models", "tsm_*")] == ["tsm_r101", "tsm_r18", "tsm_r26",
+                                                                               "tsm_r34", "tsm_r50"]
     assert main(["models", "tsm_r5O"]) == 2
     assert "no registered model matches 'tsm_r5O'" in capsys.readouterr().err
 
