@@ -162,3 +162,17 @@ def test_an_impossible_architecture_is_refused_before_data_is_rendered(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "home").exists() and not (tmp_path / "run").exists()  # nothing rendered, nothing written
+
+
+def test_workers_auto_leaves_the_training_process_one_core(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    resolved = _resolved("data.num_workers=auto")
+    assert resolved.config.data.num_workers == 5
+    assert resolved.derived["data.num_workers"] == "auto: 6 cores here, one kept for training"
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert _resolved("data.num_workers=auto").config.data.num_workers == 0  # one core: load in the main process
+    assert _resolved("data.num_workers=3").config.data.num_workers == 3
+    with pytest.raises(ConfigError, match="data.num_workers must be >= 0 or auto"):
+        _resolved("data.num_workers=-1")

@@ -27,7 +27,8 @@ FLAGS = {
     "--class-names": ("data.class_names", str, "file with one class name per line"),
     "--size": ("data.size", int, "crop size in pixels"),
     "--batch-size": ("data.batch_size", int, "clips per process and step"),
-    "--workers": ("data.num_workers", int, "data-loading worker processes per process"),
+    "--workers": ("data.num_workers", "worker_count",
+                  "data-loading worker processes per process, or 'auto' (one per spare CPU core)"),
     "--lr": ("optim.lr", float, "learning rate at optim.base_batch_size"),
     "--epochs": ("schedule.epochs", int, "number of epochs"),
     "--out": ("runtime.out", str, "run folder (config.yaml, last.pt, best.pt, log.jsonl)"),
@@ -50,10 +51,22 @@ SWITCHES = {
 }
 
 
+def _worker_count(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number of processes nor auto") from None
+
+
+_TYPES = {"worker_count": _worker_count}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", help="YAML recipe (see configs/); defaults if omitted")
     for flag, (key, kind, help_text) in FLAGS.items():
-        parser.add_argument(flag, *ALIASES.get(flag, []), type=kind, default=None, choices=CHOICES.get(flag),
+        parser.add_argument(flag, *ALIASES.get(flag, []), type=_TYPES.get(kind, kind), default=None, choices=CHOICES.get(flag),
                             metavar=None if flag in CHOICES else key.split(".")[1].upper(),
                             help=f"{help_text} [{key}]")
     for flag, (key, help_text) in SWITCHES.items():

@@ -24,6 +24,7 @@ recorded beside it (:meth:`ResolvedConfig.record`).
 from __future__ import annotations
 
 import copy
+import os
 import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +248,10 @@ def stored_recipe(stored: Any) -> tuple[TrainConfig, bool]:
 
 def _derive_data(config: TrainConfig, derived: dict) -> None:
     d = config.data
+    if d.num_workers == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        d.num_workers = min(8, max(0, cores - 1))  # the training process keeps one core
+        derived["data.num_workers"] = f"auto: {cores} cores here, one kept for training"
     if d.scale_size is None:
         d.scale_size = default_scale_size(d.size)
         derived["data.scale_size"] = "size * 256 // 224"

@@ -97,7 +97,7 @@ class DataConfig:
     max_skip_fraction: float = 0.1  # stop when more of an epoch's videos than this could not be read
     batch_size: int = 8  # clips per process and step
     val_batch_size: Optional[int] = None  # None: same as batch_size
-    num_workers: int = 0
+    num_workers: Union[int, str] = 0  # loader processes per training process; "auto": one per spare core
     persistent_workers: bool = True  # only used when num_workers > 0
     pin_memory: bool = True  # only used on CUDA
 

@@ -43,12 +43,14 @@ def validate(config: Any) -> None:
     _choice("runtime.amp", config.runtime.amp, ("none", "bf16", "fp16"))
     _choice("runtime.dist_backend", config.runtime.dist_backend, ("auto", "nccl", "gloo"))
     _choice("runtime.tensorboard", config.runtime.tensorboard, (True, False, "auto"))
+    workers = config.data.num_workers
+    if isinstance(workers, str) and workers != "auto" or isinstance(workers, int) and workers < 0:
+        raise ConfigError(f"data.num_workers must be >= 0 or auto, got {workers!r}")
     for key, value, low in (
         ("data.batch_size", config.data.batch_size, 1),
         ("model.num_segments", config.model.num_segments, 1),
         ("schedule.epochs", config.schedule.epochs, 1),
         ("runtime.eval_every", config.runtime.eval_every, 1),
-        ("data.num_workers", config.data.num_workers, 0),
         ("data.size", config.data.size, 1),
         ("data.scale_size", config.data.scale_size, 1),
         ("data.val_batch_size", config.data.val_batch_size, 1),
