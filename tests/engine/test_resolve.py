@@ -176,3 +176,16 @@ def test_workers_auto_leaves_the_training_process_one_core(monkeypatch):
     assert _resolved("data.num_workers=3").config.data.num_workers == 3
     with pytest.raises(ConfigError, match="data.num_workers must be >= 0 or auto"):
         _resolved("data.num_workers=-1")
+
+
+def test_the_official_linear_lr_multipliers_only_when_the_model_starts_pretrained():
+    scratch = _resolved()
+    assert scratch.config.optim.linear_lr_policy == "none"
+    assert scratch.derived["optim.linear_lr_policy"] == "from scratch: no pretrained layer to outpace"
+    pretrained = _resolved("model.pretrained=resnet50.pth")
+    assert pretrained.config.optim.linear_lr_policy == "official"
+    assert _resolved("model.init_from=k400.pt").config.optim.linear_lr_policy == "official"
+    # a recipe that names its policy keeps it (the official recipes say official)
+    assert _resolved("optim.linear_lr_policy=official").config.optim.linear_lr_policy == "official"
+    assert resolve_training(load_config("tanet_r50_sthv1_8x", ["data.class_names=null"]), num_classes=4) \
+        .config.optim.linear_lr_policy == "official"

@@ -38,7 +38,7 @@ def validate(config: Any) -> None:
         raise ConfigError(f"data.flip must be auto, true, false or swap, got {config.data.flip!r}")
     _choice("optim.name", config.optim.name, ("sgd", "adamw"))
     _choice("optim.linear_lr_policy", config.optim.linear_lr_policy,
-            ("official", "classifier", "none"))
+            ("auto", "official", "classifier", "none"))
     _choice("schedule.name", config.schedule.name, ("step", "cosine"))
     _choice("runtime.amp", config.runtime.amp, ("none", "bf16", "fp16"))
     _choice("runtime.dist_backend", config.runtime.dist_backend, ("auto", "nccl", "gloo"))
