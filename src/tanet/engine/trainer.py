@@ -102,6 +102,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, model: Optional[nn.Module] = None,
                  train_dataset: Optional[Dataset] = None, val_dataset: Optional[Dataset] = None,
                  class_names: Optional[Sequence[str]] = None, step_hook: Optional[StepHook] = None):
+        info = dist_utils.env_dist_info()
+        self.device = dist_utils.select_device(config.runtime.device, info)  # a device that is not there: first
         # the one resolution of the recipe: everything below reads self.resolved / self.config
         self.resolved = resolve_training(config, class_names=class_names,
                                          num_classes=getattr(model, "num_classes", None) if model is not None else None)
@@ -109,8 +111,6 @@ class Trainer:
         self.step_hook = step_hook
         self._run_logger: Optional[RunLogger] = None  # set while fit() runs (per-iteration logging)
         rt = config.runtime
-        info = dist_utils.env_dist_info()
-        self.device = dist_utils.select_device(rt.device, info)
         self.dist = dist_utils.init_distributed(self.device, rt.dist_backend)
         self.is_main = self.dist.is_main
         self._threads = torch.get_num_threads()
