@@ -121,10 +121,13 @@ def describe_init(report: LoadReport, num_classes: int) -> str:
     config = report.checkpoint.model_config or {}
     if report.partial:
         family = config.get("name") or " or ".join(report.checkpoint.undetermined.get("name", ("another family",)))
-        source = f"init from {report.path} ({report.source_format} layout, {family}, --init-partial): 2D backbone loaded"
-        fresh = temporal_keys(report.left_at_init)
-        source += f"; fresh: {_blocks(fresh)}" if fresh else "; every temporal module loaded too"
         unused = temporal_keys(report.dropped_keys)
+        shared = [key for key in temporal_keys(report.checkpoint.state_dict) if key not in unused]
+        source = (f"init from {report.path} ({report.source_format} layout, {family}, --init-partial): 2D backbone"
+                  + (f" and {_blocks(shared)}" if shared else "") + " loaded")
+        fresh = temporal_keys(report.left_at_init)
+        if fresh:
+            source += f"; fresh: {_blocks(fresh)}"
         if unused:
             source += f"; not used: {_blocks(unused)} of the checkpoint"
     else:
