@@ -252,7 +252,8 @@ class EvalSetup:
 
 
 def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
-                  device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager") -> EvalSetup:
+                  device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager",
+                  **architecture) -> EvalSetup:
     """Rebuild a trained model (any known layout) in eval mode on ``device``.
 
     ``inference``: ``"eager"`` (the model as trained; what the kernel analysis needs, and the default),
@@ -260,11 +261,13 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
     faster; the model is converted in place and can no longer train).
 
     A checkpoint whose weights or buffers hold NaN/inf (a diverged training) is refused: every
-    score it gives would be meaningless.
+    score it gives would be meaningless. ``architecture`` (``name``, ``tam_position``; None: from the
+    file) settles what the file leaves open (:func:`tanet.load_model`).
     """
     if num_segments is not None and num_segments < 1:
         raise ConfigError(f"num_segments must be >= 1, got {num_segments}")
     overrides = {"num_segments": num_segments} if num_segments else {}
+    overrides.update({key: value for key, value in architecture.items() if value is not None})
     model, loaded = load_model(checkpoint, **overrides)
     tensors = [*model.named_parameters(), *model.named_buffers()]
     bad = [name for name, tensor in tensors if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
