@@ -137,6 +137,12 @@ def test_a_long_video_gets_a_timeline(tiny_videos, tiny_checkpoint, tmp_path, ca
         assert reader.num_frames == 120 and reader.fps == pytest.approx(10)
         labelled = reader.read([0]).numpy()
     assert labelled[0, :3].mean() < 40  # the label band (black, white text) is drawn over the top rows
+    # a second run never replaces the first one's drawings: its own get the next number
+    first = strip.read_bytes()
+    assert main(["predict", str(long_video), "--checkpoint", str(tiny_checkpoint), "--long-video", "10",
+                 "--window", "4", "--strip", str(tmp_path / "strips"), "--no-progress"]) == 0
+    assert strip.read_bytes() == first and (tmp_path / "strips" / "long-2.timeline.png").exists()
+    capsys.readouterr()
     # a short video gets no timeline by default
     [short] = predict_videos([_val_videos(tiny_videos, 1)[0]], tiny_checkpoint)
     assert short.timeline is None
@@ -146,3 +152,41 @@ def test_bad_output_name_is_a_usage_error(tiny_videos, tiny_checkpoint, capsys):
     video = _val_videos(tiny_videos, 1)[0]
     assert main(["predict", str(video), "--checkpoint", str(tiny_checkpoint), "--out", "x.txt"]) == 2
     assert "--out x.txt: write .json or .csv" in capsys.readouterr().err
+
+
+def test_progress_bar_and_command_line_rules(tiny_videos, tiny_checkpoint, tmp_path, capsys):
+    video = _val_videos(tiny_videos, 1)[0]
+    base = ["predict", str(video), "--checkpoint", str(tiny_checkpoint)]
+    assert main(base) == 0
+    assert "predict" in capsys.readouterr().err  # the bar (stderr; stdout keeps the predictions)
+    assert main([*base, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+    out = tmp_path / "p.json"
+    out.write_text("mine")
+    assert main([*base, "--out", str(out), "--no-progress"]) == 2 and out.read_text() == "mine"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*base, "--out", str(out), "--no-progress", "--overwrite"]) == 0 and out.read_text() != "mine"
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "typo.mp4"), "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert f"INPUT {tmp_path / 'typo.mp4'}: no such file" in capsys.readouterr().err
+    assert main(["predict", str(video), "--checkpoint", str(tmp_path / "typo.pt")]) == 2
+
+
+def test_a_bare_state_dict_is_predicted_once_its_architecture_is_named(tiny_videos, tmp_path, capsys):
+    import tanet
+    from interop.conftest import randomise
+
+    torch.manual_seed(0)
+    model = randomise(tanet.create_model("tsm_r18", num_classes=4, num_segments=4, width=0.125))
+    bare = tmp_path / "state.pth"
+    torch.save(model.state_dict(), bare)
+    video = _val_videos(tiny_videos, 1)[0]
+    assert main(["predict", str(video), "--checkpoint", str(bare), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "tsn_r18 or tsm_r18" in error and "--model tsn_r18|tsm_r18" in error and "--segments T" in error
+    [prediction] = predict_videos([video], bare, model="tsm_r18", num_segments=4, topk=4)
+    setup = load_for_eval(bare, name="tsm_r18", num_segments=4)
+    clip, _ = build_eval_dataset(setup, [VideoRecord(str(video), 0)], check_labels=False).load(0)
+    with torch.no_grad():
+        expected = model.eval()(clip.unsqueeze(0))[0].softmax(0)
+    assert prediction.probabilities == pytest.approx(expected.topk(4).values.tolist(), abs=1e-5)

@@ -189,7 +189,9 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
                    device: str = "auto", amp: str = "none", strict: bool = False, root: Optional[PathLike] = None,
                    timeline: str = "auto", window: float = 2.0, stride: Optional[float] = None,
                    long_video: float = 30.0, strip_dir: Optional[PathLike] = None,
-                   overlay_dir: Optional[PathLike] = None, inference: str = "fused") -> list[Prediction]:
+                   overlay_dir: Optional[PathLike] = None, inference: str = "fused", progress: bool = False,
+                   model: Optional[str] = None, num_segments: Optional[int] = None,
+                   tam_position: Optional[str] = None, overwrite: bool = False) -> list[Prediction]:
     """Classify videos with the model stored in ``checkpoint`` (any known layout).
 
     ``videos``: files, frame folders, folders of videos, list files or globs (see
@@ -205,7 +207,9 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     An unreadable video gives a ``Prediction`` with ``status="unreadable"`` and a warning naming it;
     with ``strict`` its :class:`~tanet.data.VideoDecodeError` is raised. Class names: ``class_names``,
     else those in the checkpoint, else ``class_<i>``. ``inference``: the model's inference path (see
-    :func:`tanet.engine.builders.load_for_eval`).
+    :func:`tanet.engine.builders.load_for_eval`). ``progress``: a progress bar over the videos.
+    ``model``, ``num_segments``, ``tam_position`` settle what a checkpoint that does not record them leaves
+    open (a bare state dict). A drawing whose file exists gets a numbered name unless ``overwrite``.
     """
     if timeline not in ("auto", "on", "off"):
         raise UsageError(f"timeline must be auto, on or off, got {timeline!r}")
@@ -215,7 +219,8 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     for video in videos:
         items += [video] if isinstance(video, VideoInput) else collect_videos([video], root=root)
     torch_device = dist_utils.select_device(device, dist_utils.DistInfo())
-    setup = load_for_eval(checkpoint, device=torch_device, inference=inference)
+    setup = load_for_eval(checkpoint, device=torch_device, inference=inference, num_segments=num_segments,
+                          name=model, tam_position=tam_position)  # `model` names the one asked for
     model = setup.model
     names = list(class_names) if class_names is not None else setup.class_names
     if names is not None and len(names) != model.num_classes:
@@ -228,6 +233,10 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     options = dict(average=average, view_chunk=view_chunk, device=torch_device, amp=amp)
     predictions = []
     drawn_names: set[str] = set()
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="predict", unit="video", leave=False, dynamic_ncols=True)
     for video in items:
         try:
             with _open(video, views.video_backend) as reader:
@@ -240,7 +249,8 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
                 elif timeline == "on" and reader.fps is None:
                     warnings.warn(f"{video.path}: a frame folder records no frame rate; no timeline", stacklevel=2)
                 fps, duration, num_frames = reader.fps, reader.duration, reader.num_frames
-                drawings = _draw(video.path, reader, windows, strip_dir, overlay_dir, drawn_names) if windows else []
+                drawings = (_draw(video.path, reader, windows, strip_dir, overlay_dir, drawn_names, overwrite)
+                            if windows else [])
         except VideoDecodeError as error:
             if strict:
                 raise
@@ -260,11 +270,15 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
 
 
 def _draw(video: str, reader: VideoReader, windows: list, strip_dir: Optional[PathLike],
-          overlay_dir: Optional[PathLike], taken: set) -> list[Path]:
+          overlay_dir: Optional[PathLike], taken: set, overwrite: bool = False) -> list[Path]:
     """The timeline's PNG strip and overlay video, named after the video (numbered when two videos
-    share a name)."""
+    share a name, or, unless ``overwrite``, when a file of that name is there)."""
+    def exists(name: str) -> bool:
+        return not overwrite and ((strip_dir is not None and (Path(strip_dir) / f"{name}.timeline.png").exists())
+                                  or (overlay_dir is not None and (Path(overlay_dir) / f"{name}.timeline.mp4").exists()))
+
     stem, number = Path(video).stem, 1
-    while stem in taken:
+    while stem in taken or exists(stem):
         number += 1
         stem = f"{Path(video).stem}-{number}"
     taken.add(stem)
