@@ -49,10 +49,26 @@ def _list(model) -> int:
     return 0
 
 
+def _imagenet_info(name: str) -> int:
+    from tanet.interop.imagenet import imagenet_weights_for
+    from tanet.interop.weights import weights_cache_dir
+
+    entry = imagenet_weights_for(name)
+    cached = weights_cache_dir() / entry.file_name
+    print(f"{name}: torchvision's ImageNet-1k {entry.name}, V1 weights ({entry.citation})\n"
+          f"download  {entry.url}\nchecksum  SHA-256 starting {entry.sha256_prefix} (in the file name)\n"
+          f"file here {cached} ({'present' if cached.is_file() else 'missing: downloaded on first use'})\n"
+          f"use       tanet train RECIPE --pretrained {name} ...; tanet.create_model(NAME, pretrained={name!r})")
+    return 0
+
+
 def _info(name: str) -> int:
     from tanet.errors import UsageError
+    from tanet.interop.imagenet import is_imagenet
     from tanet.interop.weights import get_weights, weights_cache_dir
 
+    if is_imagenet(name):
+        return _imagenet_info(name)
     try:
         entry = get_weights(name)
     except KeyError as error:

@@ -10,7 +10,6 @@ the zip serialisation (pytorch/vision issue 2068); tanet pins the current name.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +112,3 @@ def resolve_imagenet_file(spec: Union[str, ImageNetWeights], model_name: Optiona
         raise DownloadError(f"the ImageNet {entry.name} of torchvision: {error}; or pass the file itself as "
                             "--pretrained FILE (pretrained=FILE)") from None
 
-
-def describe(entry: ImageNetWeights, cached_dir: Optional[os.PathLike] = None) -> str:
-    where = Path(cached_dir or weights_cache_dir()) / entry.file_name
-    return f"{entry.name}: {entry.url} (SHA-256 {entry.sha256_prefix}..., {entry.citation}) -> {where}"
