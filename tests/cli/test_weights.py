@@ -37,12 +37,11 @@ def test_download_fetches_verifies_and_never_replaces_without_overwrite(tmp_path
     import hashlib
 
     from tanet.interop import weights as weights_module
-    from utils.local_http import Served, start_server
+    from utils.local_http import Served, serving
 
     monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
     data = b"published weights " * 1000
-    served, server = start_server()
-    try:
+    with serving() as served:
         served.files["w.pth"] = Served(data)
         entry = dataclasses.replace(WEIGHTS["mmaction2_tsm_k400_8f"], name="tiny_cli", url=served.url("w.pth"),
                                     file_name="w.pth", sha256_prefix=hashlib.sha256(data).hexdigest()[:8])
@@ -62,9 +61,6 @@ def test_download_fetches_verifies_and_never_replaces_without_overwrite(tmp_path
         assert main(["weights", "download", "tiny_cli", "-o", str(copy), "--overwrite", "--no-progress"]) == 1
         assert "SHA-256" in capsys.readouterr().err and copy.read_bytes() == data  # the old file is kept
         assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.pth", "home"]
-    finally:
-        server.shutdown()
-        server.server_close()
     assert main(["weights", "download", "tam_k400_8f"]) == 1  # a web folder: by hand
     assert "download it by hand" in capsys.readouterr().err
     assert main(["weights", "download", "imagenet"]) == 2  # which depth?

@@ -38,15 +38,14 @@ def test_imagenet_takes_the_models_depth_and_refuses_what_cannot_fit():
 
 
 def test_pretrained_imagenet_downloads_once_and_fills_the_2d_part(tmp_path, monkeypatch):
-    from utils.local_http import Served, start_server
+    from utils.local_http import Served, serving
 
     state = torchvision_resnet_state_dict(18)
     source = tmp_path / "resnet18.pth"
     torch.save(state, source)
     data = source.read_bytes()
     prefix = hashlib.sha256(data).hexdigest()[:8]
-    served, server = start_server()
-    try:
+    with serving() as served:
         served.files[f"resnet18-{prefix}.pth"] = Served(data)
         entry = ImageNetWeights("resnet18", 18, served.url(f"resnet18-{prefix}.pth"), prefix)
         monkeypatch.setitem(imagenet.IMAGENET_WEIGHTS, "resnet18", entry)
@@ -57,6 +56,3 @@ def test_pretrained_imagenet_downloads_once_and_fills_the_2d_part(tmp_path, monk
         again = tanet.create_model("tsn_r18", num_classes=3, num_segments=2, pretrained="imagenet:resnet18")
         torch.testing.assert_close(again.backbone.conv1.weight, state["conv1.weight"])
         assert len(served.requests) == 1  # the second model read the cache
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -128,12 +128,10 @@ def test_published_protocols_name_the_tanet_protocol_that_takes_those_views():
 
 @pytest.fixture
 def http_server():
-    from utils.local_http import start_server
+    from utils.local_http import serving
 
-    state, server = start_server()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving() as state:
+        yield state
 
 
 def test_published_weights_download_on_first_use_over_http(tmp_path, monkeypatch, http_server):

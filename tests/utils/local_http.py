@@ -2,6 +2,7 @@
 connection mid-body (no internet needed, nothing mocked below the socket)."""
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -72,3 +73,14 @@ def start_server() -> tuple[LocalServer, ThreadingHTTPServer]:
     state.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return state, server
+
+
+@contextlib.contextmanager
+def serving():
+    """``with serving() as server: server.files["w.pth"] = Served(data); url = server.url("w.pth")``."""
+    state, server = start_server()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,7 +10,7 @@ import pytest
 
 from tanet.utils.download import ChecksumMismatchError, DownloadError, download_file, partial_path
 
-from .local_http import Served, start_server
+from .local_http import Served, serving
 
 BODY = os.urandom(300_000)
 DIGEST = hashlib.sha256(BODY).hexdigest()
@@ -18,10 +18,8 @@ DIGEST = hashlib.sha256(BODY).hexdigest()
 
 @pytest.fixture
 def server():
-    state, httpd = start_server()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serving() as state:
+        yield state
 
 
 def test_a_download_is_verified_and_renamed_into_place(server, tmp_path):
