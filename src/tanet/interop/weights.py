@@ -262,7 +262,12 @@ def resolve_weights_file(
         return path
     cached = weights_cache_dir() / entry.file_name
     if cached.is_file():
-        verify_weights_file(cached, entry, allow_unverified=allow_unverified)
+        try:
+            verify_weights_file(cached, entry, allow_unverified=allow_unverified)
+        except WeightsVerificationError as error:
+            if not (entry.direct_download and (entry.sha256 or entry.sha256_prefix)):
+                raise
+            raise WeightsVerificationError(f"{error}; delete it and it is downloaded again") from None
         return cached
     by_hand = (f"weights {entry.name!r} are not on this machine: put the file at {cached}, or pass its path as "
                "weights_path=FILE (CLI --weights-file FILE)")
