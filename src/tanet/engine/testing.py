@@ -7,8 +7,9 @@ from typing import Optional, Sequence, Union
 import torch
 
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import build_eval_dataset, config_from_checkpoint, eval_protocol, load_for_eval
+from tanet.engine.builders import build_eval_dataset, load_for_eval
 from tanet.engine.evaluation import evaluate, per_class_accuracy, save_confusion_png
+from tanet.engine.resolve import stored_recipe
 from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
 from tanet.errors import TanetError, UsageError
 from tanet.interop.loading import read_checkpoint
@@ -37,8 +38,9 @@ def choose_protocol(checkpoint: Union[str, Path], weights: Optional[str] = None,
         if chosen is not None:
             return chosen
     loaded = read_checkpoint(Path(checkpoint))
-    if isinstance(loaded.data.get("config"), dict):
-        return config_from_checkpoint(loaded.data).data.test_protocol, "the training recipe's data.test_protocol"
+    recipe, recorded = stored_recipe(loaded.data.get("config"))
+    if recorded:
+        return recipe.data.test_protocol, "the training recipe's data.test_protocol"
     converted = loaded.data.get("converted_from")
     digest = converted.get("sha256") if isinstance(converted, dict) else None
     entry = identify_weights(digest or sha256_file(checkpoint))
@@ -90,17 +92,15 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
+        # the one resolution: the checkpoint's recipe with these overrides and the chosen protocol
         protocol, protocol_source = choose_protocol(checkpoint, weights, protocol)
         setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference,
-                              name=model, tam_position=tam_position)  # `model` names the one asked for
-        protocol = eval_protocol(setup, protocol)
+                              protocol=protocol, size=size, scale_size=scale_size, sampling=sampling, strict=strict,
+                              class_names=class_names, name=model, tam_position=tam_position)  # `model`: asked for
+        protocol = setup.protocol
         model = setup.model
-        names = list(class_names) if class_names is not None else setup.class_names
-        if class_names is not None and len(names) != model.num_classes:
-            raise UsageError(f"{len(names)} class names given for a model of {model.num_classes} classes "
-                             f"({checkpoint})")
-        dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
-                                     sampling=sampling, strict=strict)
+        names = setup.class_names
+        dataset = build_eval_dataset(setup, val_list, root)
         loader = indexed_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
                                      world_size=info.world_size, pin_memory=torch_device.type == "cuda")
         metrics = evaluate(model, loader, model.num_classes, average=average,

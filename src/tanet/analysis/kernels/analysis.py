@@ -53,10 +53,9 @@ def _spread_indices(count: int, limit: Optional[int]) -> list[int]:
 
 
 def _loader_for(dataset: KernelDataset, setup: EvalSetup, *, max_videos: Optional[int], batch_size: int,
-                num_workers: int, strict: bool):
+                num_workers: int):
     # Labels are not used (a model may be probed on another data set's videos), so they are not checked.
-    videos = build_eval_dataset(setup, dataset.list_file, dataset.root, protocol="efficient", strict=strict,
-                                check_labels=False)
+    videos = build_eval_dataset(setup, dataset.list_file, dataset.root, check_labels=False)
     indices = _spread_indices(len(videos), max_videos)
     subset = Subset(videos, indices)
     return build_loader(subset, batch_size, num_workers=num_workers), len(indices)
@@ -76,11 +75,11 @@ def extract_dataset(
     """V, Θ (and the I3D kernels) of ``blocks`` for one data set, keyed by canonical block name.
 
     ``strict``: an unreadable video is an error instead of being skipped with a warning."""
-    setup = load_for_eval(dataset.checkpoint)
+    setup = load_for_eval(dataset.checkpoint, protocol="efficient", strict=strict)  # 1 clip x centre crop
     model = setup.model
     canonical = [resolve_block(name, model) for name in blocks]
     loader, count = _loader_for(dataset, setup, max_videos=max_videos, batch_size=batch_size,
-                                num_workers=num_workers, strict=strict)
+                                num_workers=num_workers)
     captured = capture_tam_block(model, loader, canonical, device=device, progress=progress, total=count,
                                  desc=dataset.name, source=dataset.checkpoint)
     static = {}
