@@ -21,6 +21,7 @@ architectures) and below the engine. Every weight source goes through the one lo
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -34,10 +35,31 @@ from tanet.interop.partial import load_partial
 from tanet.interop.weights import WEIGHTS, PretrainedWeights, get_weights, resolve_weights_file
 from tanet.models import build_model
 
-__all__ = ["create_model", "load_model", "load_pretrained_2d", "SCRATCH"]
+__all__ = ["create_model", "load_model", "load_pretrained_2d", "ModelRecord", "record_of", "SCRATCH"]
 
 PathLike = Union[str, os.PathLike]
 SCRATCH = "scratch"  # pretrained="scratch": no 2D weights, chosen
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What a model loaded from a file remembers of it (``model.record``), so that inference on the model
+    in memory preprocesses as the file says, without reading it again (:func:`tanet.predict`)."""
+
+    source: str  # the file
+    recipe: Optional[dict] = field(default=None, repr=False)  # the training recipe it stores (None: none)
+    class_names: Optional[tuple] = None
+    weights: Optional[str] = None  # the published checkpoint it is (registry name)
+    source_sha256: Optional[str] = None  # the SHA-256 of the file a converted checkpoint came from
+
+
+def record_of(loaded: LoadedCheckpoint, weights: Optional[str] = None) -> ModelRecord:
+    """The :class:`ModelRecord` of a file read (``weights``: the registry name it was published as)."""
+    recipe = loaded.data.get("config")
+    converted = loaded.data.get("converted_from")
+    return ModelRecord(loaded.path, recipe if isinstance(recipe, dict) else None,
+                       tuple(loaded.class_names) if loaded.class_names else None, weights,
+                       converted.get("sha256") if isinstance(converted, dict) else None)
 
 
 def load_model(checkpoint: PathLike, *, name: Optional[str] = None, source_format: str = "auto",
@@ -49,7 +71,8 @@ def load_model(checkpoint: PathLike, *, name: Optional[str] = None, source_forma
     what the file leaves open: a bare TSN/TSM state dict needs ``name`` and ``num_segments``, a bare
     TANet state dict with an ambiguous TAM position ``tam_position``
     (:class:`~tanet.interop.architecture.AmbiguousArchitectureError` otherwise). Returns the model in
-    eval mode and what was read (class names, training config, ...).
+    eval mode, carrying ``model.record`` (:class:`ModelRecord`), and what was read (class names,
+    training config, ...).
     """
     loaded = read_checkpoint(Path(checkpoint), source_format)
     if loaded.backbone_only:
@@ -61,6 +84,7 @@ def load_model(checkpoint: PathLike, *, name: Optional[str] = None, source_forma
     except (TypeError, ValueError) as error:
         raise CheckpointError(checkpoint, f"cannot build {model_name} with {architecture}: {error}") from None
     load_weights(model, loaded)
+    model.record = record_of(loaded)
     return model.eval(), loaded
 
 
@@ -141,9 +165,11 @@ def create_model(
         except KeyError as error:
             raise UsageError(error.args[0]) from None
         path = _published(entry, name, num_classes, num_segments, weights_path, download, allow_unverified)
-        model, _ = load_model(path, name=name, num_segments=entry.num_segments, **architecture)
+        model, loaded = load_model(path, name=name, num_segments=entry.num_segments, **architecture)
         if getattr(model, "class_names", None) is None and entry.load_class_names() is not None:
             model.class_names = entry.load_class_names()
+        names = getattr(model, "class_names", None)
+        model.record = replace(record_of(loaded, entry.name), class_names=tuple(names) if names else None)
         return model.train()
     model = build_model(name, num_classes, num_segments, **architecture)
     if init_from is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +191,51 @@ def test_a_bare_state_dict_is_predicted_once_its_architecture_is_named(tiny_vide
     with torch.no_grad():
         expected = model.eval()(clip.unsqueeze(0))[0].softmax(0)
     assert prediction.probabilities == pytest.approx(expected.topk(4).values.tolist(), abs=1e-5)
+
+
+def test_tanet_predict_on_a_model_in_memory_matches_the_command_on_its_checkpoint(tiny_videos, tiny_checkpoint,
+                                                                                    monkeypatch, capsys):
+    import tanet
+    from tanet.engine import builders
+    from tanet.interop import loading
+
+    videos = _val_videos(tiny_videos, 3)
+    assert main(["predict", *map(str, videos), "--checkpoint", str(tiny_checkpoint), "--json", "--no-progress",
+                 "--topk", "4"]) == 0
+    expected = {entry["video"]: entry["top"] for entry in json.loads(capsys.readouterr().out)}
+    model, _ = tanet.load_model(tiny_checkpoint)
+    model.train()  # e.g. in the middle of a training script
+    state_before = {key: value.clone() for key, value in model.state_dict().items()}
+
+    def no_file(*args, **kwargs):
+        raise AssertionError("a model in memory must not be loaded again")
+
+    monkeypatch.setattr(loading, "read_checkpoint", no_file)
+    monkeypatch.setattr(builders, "load_for_eval", no_file)
+    predictions = tanet.predict(model, [str(v) for v in videos], topk=4)
+    assert model.training and all(torch.equal(state_before[k], v) for k, v in model.state_dict().items())
+    for prediction in predictions:
+        top = expected[prediction.video]
+        assert prediction.names == [t["name"] for t in top] and prediction.labels == [t["label"] for t in top]
+        assert prediction.probabilities == pytest.approx([t["probability"] for t in top], abs=1e-4)
+        assert set(prediction.names) <= set(tiny_videos.class_names)  # the record's class names
+    # the record is what made them agree: the same weights without it preprocess with the defaults (224 px)
+    bare = tanet.create_model(**model.model_config)
+    bare.load_state_dict(model.state_dict())
+    [other] = tanet.predict(bare, str(videos[0]), topk=4)
+    assert other.names[0].startswith("class_")
+    assert other.probabilities != pytest.approx(predictions[0].probabilities, abs=1e-4)
+    with pytest.raises(ValueError, match="a model in memory has its architecture"):
+        tanet.predict(model, str(videos[0]), num_segments=8)
+
+
+def test_tanet_predict_on_a_checkpoint_file_and_a_folder(tiny_videos, tiny_checkpoint, tmp_path):
+    import tanet
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for video in _val_videos(tiny_videos, 2):
+        shutil.copy(video, folder / video.name)
+    predictions = tanet.predict(tiny_checkpoint, folder, topk=2)
+    assert [Path(p.video).name for p in predictions] == sorted(v.name for v in _val_videos(tiny_videos, 2))
+    assert all(p.status == "ok" and len(p.names) == 2 for p in predictions)

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", nargs="?", default=None, help="native tanet checkpoint to write (or --out)")
     parser.add_argument("--out", "-o", dest="out", default=None, help="native tanet checkpoint to write")
     add_overwrite(parser)
-    parser.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="layout of INPUT (default: detect)")
+    parser.add_argument("--format", default="auto", choices=("auto", *FORMATS),
+                        help="layout of INPUT (default: detect)")
     add_architecture(parser)
     parser.add_argument("--class-names", help="class-name file (one per line) or 'kinetics400'")
 

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class-names", default=None,
                         help="file with one class name per line (default: names in the checkpoint)")
     parser.add_argument("--topk", type=int, default=5, help="classes to show per video and window")
-    parser.add_argument("--protocol", default="efficient", choices=["efficient", "accurate", "dense"],
-                        help="views per video, as in `tanet test`")
+    parser.add_argument("--protocol", default=None, choices=["efficient", "accurate", "twice_sample", "dense"],
+                        help="views per video, as in `tanet test` (default: the checkpoint's, as `tanet test` "
+                             "chooses it: its data set's published protocol, else its recipe's, else efficient)")
     parser.add_argument("--average", default="score", choices=["score", "prob"],
                         help="average views as raw scores (official TAM) or softmax probabilities (MMAction2)")
     add_device(parser)

@@ -12,6 +12,7 @@ from tanet.engine.evaluation import evaluate, per_class_accuracy, save_confusion
 from tanet.engine.resolve import stored_recipe
 from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
 from tanet.errors import TanetError, UsageError
+from tanet.factory import ModelRecord, record_of
 from tanet.interop.loading import read_checkpoint
 from tanet.interop.weights import PretrainedWeights, get_weights, identify_weights, sha256_file
 from tanet.utils.io import atomic_write_json, atomic_write_text
@@ -25,27 +26,36 @@ def _published_protocol(entry: PretrainedWeights, how: str) -> Optional[tuple[st
     return entry.protocol.tanet_protocol, f"the published protocol of {entry.name} ({entry.dataset}), {how}"
 
 
-def choose_protocol(checkpoint: Union[str, Path], weights: Optional[str] = None,
+def choose_protocol(source: Union[str, Path, ModelRecord, None], weights: Optional[str] = None,
                     protocol: Optional[str] = None) -> tuple[str, str]:
-    """The test protocol for ``checkpoint`` and why, in this order: ``protocol`` when given; the published
-    protocol of the data set the checkpoint is known to come from (``weights``: its registry name; else a
-    file whose SHA-256 matches a published checkpoint, or a converted one that records such a source);
-    the training recipe's ``data.test_protocol`` stored in a tanet checkpoint; else ``efficient``."""
+    """The test protocol for a checkpoint file (or the :class:`~tanet.factory.ModelRecord` of a model
+    loaded from one; None: a model that records no file) and why, in this order: ``protocol`` when
+    given; the published protocol of the data set the checkpoint is known to come from (``weights``: its
+    registry name; else a file whose SHA-256 matches a published checkpoint, or a converted one that
+    records such a source); the training recipe's ``data.test_protocol`` stored in a tanet checkpoint;
+    else ``efficient``."""
     if protocol is not None:
         return protocol, "--protocol"
     if weights is not None:
         chosen = _published_protocol(get_weights(weights), "--weights")
         if chosen is not None:
             return chosen
-    loaded = read_checkpoint(Path(checkpoint))
-    recipe, recorded = stored_recipe(loaded.data.get("config"))
+    record = source if isinstance(source, ModelRecord) or source is None else record_of(read_checkpoint(Path(source)))
+    if record is None:
+        return "efficient", "the default: the model records no file it came from"
+    if record.weights is not None:
+        chosen = _published_protocol(get_weights(record.weights), "as published")
+        if chosen is not None:
+            return chosen
+    recipe, recorded = stored_recipe(record.recipe)
     if recorded:
         return recipe.data.test_protocol, "the training recipe's data.test_protocol"
-    converted = loaded.data.get("converted_from")
-    digest = converted.get("sha256") if isinstance(converted, dict) else None
-    entry = identify_weights(digest or sha256_file(checkpoint))
+    source_file = Path(record.source)
+    digest = record.source_sha256 or (sha256_file(source_file) if source_file.is_file() else None)
+    entry = identify_weights(digest) if digest else None
     if entry is not None:
-        chosen = _published_protocol(entry, "identified by its SHA-256" + (" before conversion" if digest else ""))
+        how = "identified by its SHA-256" + (" before conversion" if record.source_sha256 else "")
+        chosen = _published_protocol(entry, how)
         if chosen is not None:
             return chosen
     return "efficient", "the default: neither a training recipe nor a published data set is known for this checkpoint"
