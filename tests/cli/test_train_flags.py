@@ -21,10 +21,15 @@ def test_class_names_flag_lets_the_class_count_follow_the_names(tmp_path, capsys
 
 
 def test_fine_tuning_flags_reach_the_config(tmp_path, capsys):
-    model = _printed_model(capsys, "--init-from", "epoch_50.pth")
-    assert model["init_from"] == "epoch_50.pth" and model["weights"] is None
-    model = _printed_model(capsys, "--weights", "tam_k400_8f", "--weights-file", "f.pth.tar", "--allow-unverified")
-    assert (model["weights"], model["weights_file"], model["allow_unverified"]) == ("tam_k400_8f", "f.pth.tar", True)
-    assert main(["train", "tanet_r50_k400_8x", "--init-from", "a.pth", "--weights", "tam_k400_8f",
+    checkpoint, weights_file = tmp_path / "epoch_50.pth", tmp_path / "f.pth.tar"
+    checkpoint.write_bytes(b"")  # the files must exist (a missing one is a usage error); nothing reads them here
+    weights_file.write_bytes(b"")
+    model = _printed_model(capsys, "--init-from", str(checkpoint))
+    assert model["init_from"] == str(checkpoint) and model["weights"] is None
+    model = _printed_model(capsys, "--weights", "tam_k400_8f", "--weights-file", str(weights_file),
+                           "--allow-unverified")
+    assert (model["weights"], model["weights_file"], model["allow_unverified"]) == \
+        ("tam_k400_8f", str(weights_file), True)
+    assert main(["train", "tanet_r50_k400_8x", "--init-from", str(checkpoint), "--weights", "tam_k400_8f",
                  "--print-config"]) == 2
     assert "give one of model.pretrained" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
 from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.engine.pretrain2d import ensure_pretrained_2d, is_synthetic, parse_synthetic
-from tanet.engine.resolve import SCRATCH, ResolvedConfig, resolve_for_eval, stored_recipe, synthetic_set
+from tanet.engine.resolve import SCRATCH, ResolvedConfig, model_options, resolve_for_eval, stored_recipe, synthetic_set
 from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
 from tanet.models.inference import InferenceMode, prepare_for_inference
@@ -32,12 +32,6 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
-
-
-def model_options(config: TrainConfig) -> dict:
-    """``create_model`` keyword arguments of the architecture in the model section."""
-    m = config.model
-    return dict(num_segments=m.num_segments, dropout=m.dropout, width=m.width, **vars(m.temporal))
 
 
 def build_model(resolved: ResolvedConfig) -> nn.Module:

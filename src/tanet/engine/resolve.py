@@ -34,9 +34,10 @@ from tanet.data.lists import read_class_names
 from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.transforms import default_scale_size
 from tanet.engine.config import ConfigError, TrainConfig
+from tanet.models import build_model as build_architecture
 
 __all__ = ["CLASSES_FILE", "SCRATCH", "ResolvedConfig", "resolve_training", "resolve_for_eval", "synthetic_set",
-           "stored_recipe"]
+           "stored_recipe", "model_options", "check_architecture"]
 
 CLASSES_FILE = "classes.txt"  # what `tanet prepare` writes beside train.txt and val.txt
 SCRATCH = "scratch"  # model.pretrained: from scratch, chosen
@@ -106,6 +107,21 @@ class ResolvedConfig:
         return f"2D weights from {m.pretrained}"
 
 
+def model_options(config: TrainConfig) -> dict:
+    """``create_model`` keyword arguments of the architecture in the model section."""
+    m = config.model
+    return dict(num_segments=m.num_segments, dropout=m.dropout, width=m.width, **vars(m.temporal))
+
+
+def check_architecture(config: TrainConfig) -> None:
+    """Build the recipe's architecture on the meta device (no memory, no initialisation): a misspelled model
+    name (listing close ones), a width too small or a TAM style its blocks do not have is a usage error."""
+    import torch
+
+    with torch.device("meta"):
+        build_architecture(config.model.name, num_classes=config.model.num_classes or 2, **model_options(config))
+
+
 def synthetic_set(config: TrainConfig) -> SyntheticDataset:
     """The built-in set the data section names (rendered on first use, then read from the cache)."""
     synthetic = config.data.synthetic
@@ -120,6 +136,7 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
     ``class_names`` / ``num_classes``: given in code (a :class:`~tanet.engine.Trainer` handed a model or
     names), they win over the recipe's.
     """
+    check_architecture(config)  # a bad model name, width or TAM style is one line before any data is rendered
     recipe = _copy(config)
     resolved = _copy(config)
     derived: dict[str, str] = {}

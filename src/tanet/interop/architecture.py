@@ -26,6 +26,7 @@ __all__ = ["ArchitectureError", "AmbiguousArchitectureError", "InferredArchitect
 # (bottleneck?, blocks per stage) -> depth, as torchvision's ResNets
 _DEPTHS: dict[tuple[bool, tuple[int, ...]], int] = {
     (False, (2, 2, 2, 2)): 18,
+    (True, (2, 2, 2, 2)): 26,
     (False, (3, 4, 6, 3)): 34,
     (True, (3, 4, 6, 3)): 50,
     (True, (3, 4, 23, 3)): 101,

@@ -151,7 +151,9 @@ class RuntimeConfig:
     overwrite: bool = False  # replace the run already in `out` (without it, such a folder is refused)
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     progress: bool = True  # progress bars (main process only)
-    tensorboard: bool = True  # used when the tensorboard package is installed
+    # "auto": TensorBoard scalars when the tensorboard package is installed, silently nothing otherwise;
+    # true: asked for (a notice when it is not installed); false: off
+    tensorboard: Union[bool, str] = "auto"
     log_every: int = 20  # iterations between log lines when progress bars are off
     max_steps_per_epoch: Optional[int] = None  # cut epochs short (smoke tests)
     deterministic: bool = False  # torch.use_deterministic_algorithms
