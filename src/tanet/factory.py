@@ -81,6 +81,8 @@ def load_model(checkpoint: PathLike, *, name: Optional[str] = None, source_forma
     model_name, architecture = settle_architecture(loaded, name, **overrides)
     try:
         model = build_model(model_name, **architecture)
+    except UsageError:  # a misspelled --model, or a value no model takes: the command's to fix
+        raise
     except (TypeError, ValueError) as error:
         raise CheckpointError(checkpoint, f"cannot build {model_name} with {architecture}: {error}") from None
     load_weights(model, loaded)

@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence, Union
 
 from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, save_checkpoint
 from tanet.data.lists import read_class_names
-from tanet.errors import TanetError
+from tanet.errors import TanetError, UsageError
 from tanet.models import build_model
 
 from .loading import load_weights, read_checkpoint, settle_architecture
@@ -58,6 +58,8 @@ def convert_checkpoint(
     name, config = settle_architecture(loaded, model, num_segments=num_segments, **model_overrides)
     try:
         built = build_model(name, **config)
+    except UsageError:  # a misspelled --model, or a value no model takes: the command's to fix
+        raise
     except (TypeError, ValueError) as error:
         raise CheckpointError(source, f"cannot build {name} with {config}: {error}") from None
     load_weights(built, loaded)
