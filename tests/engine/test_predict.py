@@ -169,7 +169,7 @@ def test_progress_bar_and_command_line_rules(tiny_videos, tiny_checkpoint, tmp_p
     assert main([*base, "--out", str(out), "--no-progress", "--overwrite"]) == 0 and out.read_text() != "mine"
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "typo.mp4"), "--checkpoint", str(tiny_checkpoint)]) == 2
-    assert f"INPUT {tmp_path / 'typo.mp4'}: no such file" in capsys.readouterr().err
+    assert f"{tmp_path / 'typo.mp4'}: no such file or folder" in capsys.readouterr().err
     assert main(["predict", str(video), "--checkpoint", str(tmp_path / "typo.pt")]) == 2
 
 

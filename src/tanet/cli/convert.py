@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._architecture import add_architecture, architecture_args
-from ._options import add_overwrite, check_output, require_existing
+from ._options import add_overwrite, check_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,14 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from tanet.errors import UsageError
     from tanet.interop.convert import convert_checkpoint
 
-    require_existing(args.input, "IN")
     if args.output and args.out and args.output != args.out:
         raise UsageError(f"two outputs given ({args.output} and --out {args.out}); give one")
     out = args.out or args.output
     if out is None:
         raise UsageError("give the file to write: tanet convert IN OUT (or --out OUT)")
-    if args.class_names not in (None, "kinetics400"):
-        require_existing(args.class_names, "--class-names")
     check_output(out, inputs=[args.input, args.class_names], overwrite=args.overwrite,
                  flag="--out" if args.out else "OUT")
     architecture = architecture_args(args)

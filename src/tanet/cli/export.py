@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ._architecture import add_architecture, architecture_args
-from ._options import add_model_source, add_out, add_overwrite, check_output, model_source, require_existing
+from ._options import add_model_source, add_out, add_overwrite, check_output, model_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +37,6 @@ def run(args: argparse.Namespace) -> int:
                                       export_onnx, export_program, onnx_data_file, recorded_input_size,
                                       save_program)
 
-    for flag, path in (("--checkpoint", args.checkpoint), ("--weights-file", args.weights_file),
-                       ("--class-names", args.class_names)):
-        require_existing(path, flag)
     if args.size is not None and args.size < 1:
         raise UsageError(f"--size must be >= 1, got {args.size}")
     inputs = [args.checkpoint, args.weights_file, args.class_names]

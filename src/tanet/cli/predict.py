@@ -9,7 +9,7 @@ import json
 
 from ._architecture import add_architecture, architecture_args
 from ._options import (add_amp, add_device, add_inference, add_model_source, add_overwrite, add_progress,
-                       add_strict_data, check_output, model_source, require_existing)
+                       add_strict_data, check_output, model_source)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,13 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out and not args.out.endswith((".json", ".csv")):
         raise UsageError(f"--out {args.out}: write .json or .csv")
-    for flag, path in (("--checkpoint", args.checkpoint), ("--weights-file", args.weights_file),
-                       ("--root", args.root), ("--class-names", args.class_names)):
-        require_existing(path, flag)
-    for video in args.videos:  # a glob may match nothing yet (collect_videos says so); a plain path must exist
-        if not any(char in video for char in "*?["):
-            require_existing(video, "INPUT")
-    if args.out:
+    if args.out:  # the input paths exist (tanet.cli.check_input_paths); the output must not replace one
         check_output(args.out, inputs=[args.checkpoint, args.weights_file, args.class_names, *args.videos],
                      overwrite=args.overwrite)
     checkpoint, published_names = model_source(args)

@@ -5,13 +5,14 @@ import argparse
 
 from ._architecture import add_architecture, architecture_args
 from ._options import (add_amp, add_device, add_inference, add_model_source, add_out, add_overwrite, add_progress,
-                       add_strict_data, check_output, model_source, require_existing)
+                       add_strict_data, check_output, model_source)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_source(parser, "checkpoint written by `tanet train` (or official TAM / MMAction2 layout)")
-    parser.add_argument("--list", default=None, metavar="LIST", help="list file of the test videos (required)")
-    parser.add_argument("--val-list", dest="list", default=None, help=argparse.SUPPRESS)  # the earlier name
+    parser.add_argument("--list", dest="list_file", default=None, metavar="LIST",
+                        help="list file of the test videos (required)")
+    parser.add_argument("--val-list", dest="list_file", default=None, help=argparse.SUPPRESS)  # the earlier name
     parser.add_argument("--root", default=None, help="folder the list paths are relative to")
     add_out(parser, None, "folder for metrics.json, confusion.png and confusion.csv (default: "
                           "test-<list>-<protocol> next to the checkpoint, numbered when taken)")
@@ -56,12 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from tanet.engine.testing import choose_protocol, test_checkpoint
     from tanet.errors import UsageError
 
-    if args.list is None:
+    if args.list_file is None:
         raise UsageError("give the list of test videos: --list LIST")
-    for flag, path in (("--checkpoint", args.checkpoint), ("--weights-file", args.weights_file), ("--list", args.list),
-                       ("--root", args.root), ("--class-names", args.class_names)):
-        require_existing(path, flag)
-    inputs = [args.checkpoint, args.weights_file, args.list, args.class_names]
+    # the input paths exist (tanet.cli.check_input_paths); the outputs must not replace them
+    inputs = [args.checkpoint, args.weights_file, args.list_file, args.class_names]
     if args.dump is not None:
         check_output(args.dump, inputs=inputs, overwrite=args.overwrite, flag="--dump")
     if args.out is not None:
@@ -70,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
     checkpoint, published_names = model_source(args)
     names = read_class_names(args.class_names) if args.class_names else published_names
     protocol, _ = choose_protocol(checkpoint, args.weights, args.protocol)
-    out = args.out or default_out_dir(args.list, protocol, checkpoint=args.checkpoint, weights=args.weights)
+    out = args.out or default_out_dir(args.list_file, protocol, checkpoint=args.checkpoint, weights=args.weights)
     architecture = architecture_args(args)
     metrics = test_checkpoint(
-        checkpoint, args.list, args.root, out=out, protocol=args.protocol, weights=args.weights, dump=args.dump,
+        checkpoint, args.list_file, args.root, out=out, protocol=args.protocol, weights=args.weights, dump=args.dump,
         average=args.average, view_chunk=args.view_chunk, batch_size=args.batch_size,
         num_workers=args.workers, device=args.device, amp=args.amp, size=args.size, scale_size=args.scale_size,
         sampling=args.sampling, class_names=names, strict=args.strict_data, progress=not args.no_progress,
