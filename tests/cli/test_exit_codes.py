@@ -71,12 +71,7 @@ def test_a_mistyped_path_exits_2_naming_it(command, tiny_sets, tiny_checkpoints,
 
 
 # commands (of other owners) that break the rule today, and what the lead must have fixed
-EXIT_1_FOR_A_MISSPELLED_MODEL = ("h-user: interop wraps the UnknownModelError (a usage error) of --model into a "
-                                 "CheckpointError (exit 1)")
-KNOWN_EXCEPTIONS = {
-    "convert": EXIT_1_FOR_A_MISSPELLED_MODEL,
-    "export": EXIT_1_FOR_A_MISSPELLED_MODEL,
-}
+KNOWN_EXCEPTIONS: dict[str, str] = {}
 # a refused command that leaves a folder behind
 WRITES_BEFORE_REFUSING = {
     "kernels": "h-demo: analyse_kernels creates --out before it resolves the block names",

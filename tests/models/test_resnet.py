@@ -203,10 +203,11 @@ def test_r26_family_registered_described_and_read_back_from_its_weights():
     for name, options in (("tanet_r26", {}), ("tanet_r26", {"tam_position": "d", "temporal_stages": [3, 4]}),
                           ("tsn_r26", {}), ("i3d311_r26", {})):
         model = tanet.create_model(name, **{**TINY, **options})
-        inferred = infer_model_config(model.state_dict(), default_num_segments=TINY["num_segments"])
+        # a TSN's weights are a TSM's too: a layout without the shift wrapper says which (temporal_shift=False)
+        inferred = infer_model_config(model.state_dict(), temporal_shift=False if name == "tsn_r26" else None)
         assert inferred["name"] == name and inferred["width"] == TINY["width"]
-        assert inferred.get("tam_position", "b") == options.get("tam_position", "b")
-        rebuilt = tanet.create_model(**inferred)
+        assert inferred.get("tam_position", "b") == options.get("tam_position", "b")  # b/c: left open, not guessed
+        rebuilt = tanet.create_model(**{"num_segments": TINY["num_segments"], **inferred})
         assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
     # a state dict does not tell TSM from TSN (the shift has no parameters): the flag settles it
     tsm = tanet.create_model("tsm_r26", **TINY)

@@ -117,7 +117,7 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
                   device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager",
                   protocol: Optional[str] = None, size: Optional[int] = None, scale_size: Optional[int] = None,
                   sampling: Optional[str] = None, strict: Optional[bool] = None,
-                  class_names: Optional[Sequence[str]] = None) -> EvalSetup:
+                  class_names: Optional[Sequence[str]] = None, **architecture) -> EvalSetup:
     """Rebuild a trained model (any known layout) in eval mode on ``device``, and resolve its recipe once
     with the given overrides (:func:`tanet.engine.resolve.resolve_for_eval`).
 
@@ -127,7 +127,8 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
     checkpoint's (their count must match the model's classes).
 
     A checkpoint whose weights or buffers hold NaN/inf (a diverged training) is refused: every
-    score it gives would be meaningless.
+    score it gives would be meaningless. ``architecture`` (``name``, ``tam_position``; None: from the
+    file) settles what the file leaves open (:func:`tanet.load_model`).
     """
     for name, value in (("num_segments", num_segments), ("size", size), ("scale_size", scale_size)):
         if value is not None and value < 1:
@@ -135,6 +136,7 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
     if protocol is not None and protocol not in TEST_PROTOCOLS:
         raise ConfigError(f"unknown test protocol {protocol!r}; valid: {', '.join(TEST_PROTOCOLS)}")
     overrides = {"num_segments": num_segments} if num_segments else {}
+    overrides.update({key: value for key, value in architecture.items() if value is not None})
     model, loaded = load_model(checkpoint, **overrides)
     tensors = [*model.named_parameters(), *model.named_buffers()]
     bad = [name for name, tensor in tensors if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
