@@ -223,3 +223,20 @@ def test_the_command_lines_weight_source_replaces_the_recipes():
         ["model.pretrained=null"], None)
     assert command_line_source({"pretrained": "scratch"}, {"weights": "tam_k400_8f"}) == ([], None)
     assert command_line_source({"pretrained": "a.pth"}, {}) == ([], None)
+
+
+def test_train_init_partial_starts_a_tanet_from_a_tsn_run(tiny_videos, tmp_path, capsys):
+    """issue 20: a TSN checkpoint into a TANet with fresh TAMs, from the command line (--init-partial)."""
+    source = _source_model("tsn_r18", num_classes=4)
+    path = _save_native(source, tmp_path / "tsn.pt", list(tiny_videos.class_names))
+    flags = ["train", str(CONFIGS / "cpu_tiny.yaml"), "--root", str(tiny_videos.root), "--train-list",
+             str(tiny_videos.train_list), "--class-names", str(tiny_videos.classes_file), "--epochs", "1",
+             "--init-from", str(path), "--no-progress", "--set", "optim.lr=1e-9", "runtime.max_steps_per_epoch=1"]
+    assert main([*flags, "--out", str(tmp_path / "refused")]) == 1
+    assert "--init-partial" in capsys.readouterr().err
+    assert main([*flags, "--out", str(tmp_path / "run"), "--init-partial"]) == 0
+    assert "2D backbone loaded" in capsys.readouterr().out
+    trained = load_checkpoint_file(tmp_path / "run" / "last.pt")["model"]
+    assert _tam_keys(trained)  # the TANet's TAMs, fresh
+    assert torch.allclose(trained["backbone.layer1.0.conv1.weight"], source.state_dict()["backbone.layer1.0.conv1.weight"],
+                          atol=1e-6)

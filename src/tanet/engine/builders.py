@@ -53,7 +53,7 @@ def build_model_with_report(resolved: ResolvedConfig, *, fine_tune: bool = True)
     source = init_source(m) if fine_tune else None
     if source is None:
         return model, None
-    return model, init_from_checkpoint(model, source, resolved.class_names)
+    return model, init_from_checkpoint(model, source, resolved.class_names, partial=m.init_partial)
 
 
 def dataset_options(config: TrainConfig) -> dict:
@@ -97,7 +97,7 @@ class EvalSetup:
 
     model: nn.Module
     resolved: ResolvedConfig  # data settings (size, sampling, protocol) follow training; segments the model
-    checkpoint: LoadedCheckpoint
+    checkpoint: Optional[LoadedCheckpoint]  # None: a model handed over in memory
 
     @property
     def config(self) -> TrainConfig:

@@ -35,13 +35,13 @@ from tanet.data.lists import read_class_names
 from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.transforms import default_scale_size
 from tanet.engine.config import ConfigError, TrainConfig
+from tanet.factory import SCRATCH  # model.pretrained: from scratch, chosen
 from tanet.models import build_model as build_architecture
 
 __all__ = ["CLASSES_FILE", "SCRATCH", "ResolvedConfig", "resolve_training", "resolve_for_eval", "synthetic_set",
            "stored_recipe", "model_options", "check_architecture"]
 
 CLASSES_FILE = "classes.txt"  # what `tanet prepare` writes beside train.txt and val.txt
-SCRATCH = "scratch"  # model.pretrained: from scratch, chosen
 
 
 @dataclass
@@ -189,8 +189,8 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
     if m.pretrained is None and not (m.init_from or m.weights) and m.pretrained_expected:
         warnings.append(
             f"model.pretrained is not set, so {m.name} trains from scratch, but this recipe is meant to start "
-            "from ImageNet weights (the published numbers need them): pass --pretrained FILE (a torchvision/timm "
-            f"2D ResNet), or --pretrained {SCRATCH} to train from scratch on purpose")
+            "from ImageNet weights (the published numbers need them): pass --pretrained imagenet (downloaded once "
+            f"and verified) or a 2D ResNet FILE, or --pretrained {SCRATCH} to train from scratch on purpose")
         m.pretrained = recipe.model.pretrained = SCRATCH  # the choice the run made, recorded as such
         derived["model.pretrained"] = "not given"
     if resolved.optim.linear_lr_policy == "auto":

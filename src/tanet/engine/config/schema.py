@@ -49,6 +49,9 @@ class ModelConfig:
     weights: Optional[str] = None  # the same from a published checkpoint by name (`tanet weights list`)
     weights_file: Optional[str] = None  # local copy of model.weights (None: $TANET_HOME/weights)
     allow_unverified: bool = False  # use model.weights although no checksum is published for it
+    # init_from / weights of another family (a TSN or TSM checkpoint into a TANet): load the shared 2D backbone,
+    # keep the temporal modules the file lacks fresh (listed in the run summary)
+    init_partial: bool = False
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
 

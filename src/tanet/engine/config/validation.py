@@ -89,7 +89,8 @@ def validate(config: Any) -> None:
     if config.runtime.resume and config.runtime.overwrite:
         raise ConfigError("runtime.resume and runtime.overwrite exclude each other: "
                           "resume continues the run in runtime.out, overwrite replaces it")
-    sources = [key for key in ("pretrained", "init_from", "weights") if getattr(config.model, key)]
+    # "scratch" is the choice of no weights, not a source
+    sources = [key for key in ("pretrained", "init_from", "weights") if getattr(config.model, key) not in (None, "", "scratch")]
     if len(sources) > 1:
         raise ConfigError("give one of model.pretrained (a 2D ImageNet file), model.init_from (a video "
                           "checkpoint) and model.weights (a published one), not " + " and ".join(sources))
