@@ -43,6 +43,7 @@ def validate(config: Any) -> None:
     _choice("runtime.amp", config.runtime.amp, ("none", "bf16", "fp16"))
     _choice("runtime.dist_backend", config.runtime.dist_backend, ("auto", "nccl", "gloo"))
     _choice("runtime.tensorboard", config.runtime.tensorboard, (True, False, "auto"))
+    _choice("runtime.channels_last", config.runtime.channels_last, (True, False, "auto"))
     for key, value, low in (
         ("data.batch_size", config.data.batch_size, 1),
         ("model.num_segments", config.model.num_segments, 1),
