@@ -99,7 +99,7 @@ class PointwiseConv2d(nn.Module):
 
     def add_relu(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """``relu(conv(x) + residual)`` (``residual`` left as it is)."""
-        if self._onednn(x) and residual.shape[1] == self.weight.shape[0]:
+        if self._onednn(x):
             return _ONEDNN_POINTWISE.binary(x, residual, *self._options(), "add", 1.0, "relu", [], None)
         out = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
         out += residual
