@@ -145,7 +145,9 @@ class RuntimeConfig:
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     amp: str = "none"  # "none", "bf16" (CPU or GPU), "fp16" (GPU)
-    channels_last: bool = False
+    # "auto": decided per device once, when the recipe is resolved (engine/resolve.py): on where it measured
+    # faster (CPUs with oneDNN; GPUs under mixed precision); true / false: as set
+    channels_last: Union[bool, str] = "auto"
     compile: bool = False
     sync_bn: bool = False
     dist_backend: str = "auto"  # "auto" (nccl on GPU, gloo on CPU), "nccl", "gloo"

@@ -46,6 +46,7 @@ def validate(config: Any) -> None:
     workers = config.data.num_workers
     if isinstance(workers, str) and workers != "auto" or isinstance(workers, int) and workers < 0:
         raise ConfigError(f"data.num_workers must be >= 0 or auto, got {workers!r}")
+    _choice("runtime.channels_last", config.runtime.channels_last, (True, False, "auto"))
     for key, value, low in (
         ("data.batch_size", config.data.batch_size, 1),
         ("model.num_segments", config.model.num_segments, 1),
