@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -23,7 +24,17 @@ class _FrameFolderReader(VideoReader):
         # The folder is listed even when the list file gives the count: a frame missing in the middle
         # (an interrupted extraction, a deleted file) is an error here, for every consumer, instead of a
         # silently shorter video or a failure only when a sampler happens to pick that frame.
-        numbers = _frame_numbers(path, template)
+        numbers, strays = _frame_files(path, template)
+        if strays:
+            others = f"{len(strays)} frame files like {min(strays)} that the template {template!r} does not match"
+            if numbers:
+                raise VideoDecodeError(path, f"frames named two ways: {len(numbers)} like "
+                                             f"{template.format(min(numbers))} and {others}; extract the frames again")
+            raise VideoDecodeError(path, f"no frames named like {template.format(start_index)!r} but {others}; "
+                                         "set the frame template")
+        if start_index in (0, 1):
+            # Numbered from 0 or from 1, whichever the folder holds: frame 0 is never dropped.
+            start_index = self.start_index = 0 if 0 in numbers else 1
         count = 0
         while start_index + count in numbers:
             count += 1
@@ -70,15 +81,25 @@ class _FrameFolderReader(VideoReader):
         return torch.from_numpy(np.stack([cache[i] for i in indices]))
 
 
-def _frame_numbers(folder: str, template: str) -> set[int]:
-    """The frame numbers of the files in ``folder`` named exactly ``template.format(number)``."""
+_IMAGE_SUFFIX = re.compile(r"\.(jpe?g|png|bmp|webp|tiff?)$", re.IGNORECASE)
+
+
+def _frame_files(folder: str, template: str) -> tuple[set[int], list[str]]:
+    """The frame numbers of the files in ``folder`` named exactly ``template.format(number)``, and the
+    names of other frame-like files (the template's prefix, a number, an image suffix) that it misses:
+    another extension or another zero-padding."""
     prefix, suffix = template.split("{", 1)[0], template.rsplit("}", 1)[-1]
-    numbers = set()
+    numbered = re.compile(re.escape(prefix) + r"(\d+)(.*)$")
+    numbers, strays = set(), []
     for name in os.listdir(folder):
-        middle = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
-        if middle.isdigit() and template.format(int(middle)) == name:
-            numbers.add(int(middle))
-    return numbers
+        match = numbered.match(name)
+        if match is None:
+            continue
+        if match.group(2) == suffix and template.format(int(match.group(1))) == name:
+            numbers.add(int(match.group(1)))
+        elif _IMAGE_SUFFIX.fullmatch(match.group(2)):
+            strays.append(name)
+    return numbers, strays
 
 
 @dataclass(frozen=True)
@@ -86,7 +107,9 @@ class FrameFolderBackend(VideoBackend):
     """A folder of extracted frames; frame ``i`` is ``template.format(start_index + i)``.
 
     TSN/TSM/TAM lists use ``img_{:05d}.jpg`` numbered from 1; Something-Something V1
-    ships ``{:05d}.jpg`` numbered from 1.
+    ships ``{:05d}.jpg`` numbered from 1. With ``start_index`` 0 or 1 a folder is read from 0 when
+    it holds frame 0 and from 1 otherwise, so that no frame is dropped. Frame-like files the template
+    does not match (``.png`` among ``.jpg``, another zero-padding) are an error, not a shorter video.
     """
 
     template: str = "img_{:05d}.jpg"

@@ -24,9 +24,15 @@ def _av_errors() -> tuple[type[BaseException], ...]:
     return (av.error.FFmpegError, OSError, EOFError, ValueError)
 
 
+# Codecs whose frames FFmpeg's skip_frame="NONREF" drops are exactly the frames no other frame predicts
+# from: H.264 (nal_ref_idc 0) and MPEG-1/2/4 part 2 (B-frames). Not HEVC: a sub-layer non-reference
+# picture can still be a reference for a higher temporal layer.
+_EXACT_NONREF_SKIP = frozenset({"h264", "mpeg1video", "mpeg2video", "mpeg4"})
+
+
 class _PyAVReader(VideoReader):
     def __init__(self, path: str, num_threads: int):
-        import av
+        from av.video.reformatter import VideoReformatter
 
         self.path = path
         if not os.path.exists(path):
@@ -35,32 +41,38 @@ class _PyAVReader(VideoReader):
             raise VideoDecodeError(path, "is a directory, not a video file (use backend='frames')")
         if os.path.getsize(path) == 0:
             raise VideoDecodeError(path, "file is empty (0 bytes)")
+        self._num_threads = int(num_threads)
+        self._reformatter = VideoReformatter()
+        self._open()
         try:
-            self._container = av.open(path, metadata_errors="ignore")
-        except _av_errors() as err:
-            raise VideoDecodeError(path, f"cannot open: {err}") from None
-        try:
-            if not self._container.streams.video:
-                raise VideoDecodeError(path, "no video stream")
-            self._stream = self._container.streams.video[0]
-            rate = self._stream.average_rate or self._stream.guessed_rate
-            self.fps = float(rate) if rate else None
-            codec = self._stream.codec_context
-            # Frame threading adds latency after every seek and multiplies threads by the
-            # number of loader workers; one thread per worker is the default.
-            # 0 lets FFmpeg pick (one per core), for single-process use such as a demo.
-            codec.thread_count = max(0, int(num_threads))
-            codec.thread_type = "SLICE" if num_threads == 1 else "AUTO"
             self._build_index()
-        except VideoDecodeError:
-            self._container.close()
-            raise
         except _av_errors() as err:
             self._container.close()
             raise VideoDecodeError(path, f"cannot read packets: {err}") from None
         if self.num_frames == 0:
             self._container.close()
             raise VideoDecodeError(path, "video stream has no frames")
+
+    def _open(self) -> None:
+        import av
+
+        try:
+            self._container = av.open(self.path, metadata_errors="ignore")
+        except _av_errors() as err:
+            raise VideoDecodeError(self.path, f"cannot open: {err}") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise VideoDecodeError(self.path, "no video stream")
+        self._stream = self._container.streams.video[0]
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate else None
+        codec = self._codec = self._stream.codec_context
+        # Frame threading adds latency after every seek and multiplies threads by the
+        # number of loader workers; one thread per worker is the default.
+        # 0 lets FFmpeg pick (one per core), for single-process use such as a demo.
+        codec.thread_count = max(0, self._num_threads)
+        codec.thread_type = "SLICE" if self._num_threads == 1 else "AUTO"
+        self._skip_unwanted = codec.name in _EXACT_NONREF_SKIP
 
     def _build_index(self) -> None:
         """Demux (no decoding) to learn every frame's pts and the key frames.
@@ -105,52 +117,84 @@ class _PyAVReader(VideoReader):
         return torch.from_numpy(np.stack([frames[i] for i in indices]))
 
     def _read_seeking(self, wanted: list[int]) -> dict[int, np.ndarray]:
-        frames: dict[int, np.ndarray] = {}
-        wanted_set = set(wanted)
-        decoded = None  # the frame generator of the current seek
-        last_pts: int | None = None
-        last_image: np.ndarray | None = None
+        """One decoding pass per group of wanted frames that share a key frame (a seek to it, packets
+        forward until the group's last wanted packet is sent, then a drain of the reorder buffer)."""
+        groups: dict[int, set[int]] = {}
         for index in wanted:
-            if index in frames:
-                continue
             target = self._frame_pts[index]
             k = bisect.bisect_right(self._keyframe_pts, target) - 1
-            keyframe = self._keyframe_pts[max(k, 0)]
-            # Seek only when the key frame lies beyond what has already been decoded;
-            # otherwise decoding forward is cheaper than restarting the GOP.
-            if decoded is None or last_pts is None or keyframe > last_pts or target <= last_pts:
-                self._container.seek(keyframe, stream=self._stream, backward=True, any_frame=False)
-                decoded = self._container.decode(self._stream)
-                last_pts, last_image = None, None
-            for frame in decoded:
-                if frame.pts is None:
-                    continue
-                if frame.pts > target and index not in frames:
-                    # The decoder skipped this frame (damaged packet): use the nearest one.
-                    frames[index] = last_image if last_image is not None else frame.to_ndarray(format="rgb24")
-                last_pts = frame.pts
-                found = self._pts_to_index.get(frame.pts)
-                if found is not None and found in wanted_set and found not in frames:
-                    frames[found] = frame.to_ndarray(format="rgb24")
-                    last_image = frames[found]
-                if frame.pts >= target:
-                    break
-            else:
-                decoded = None  # exhausted
-            if index not in frames:
-                if last_image is None:
-                    raise VideoDecodeError(self.path, f"frame {index} could not be decoded (truncated?)")
-                frames[index] = last_image
+            groups.setdefault(self._keyframe_pts[max(k, 0)], set()).add(target)
+        frames: dict[int, np.ndarray] = {}
+        for keyframe, targets in sorted(groups.items()):
+            self._decode_group(keyframe, targets, frames)
+        missing = [index for index in wanted if index not in frames]
+        if missing:  # a damaged or cut stream whose decoder dropped a frame
+            self._read_nearest(missing, frames)
         return frames
 
+    def _decode_group(self, keyframe: int, targets: set[int], frames: dict[int, np.ndarray]) -> None:
+        self._container.seek(keyframe, stream=self._stream, backward=True, any_frame=False)
+        codec, unsent = self._codec, set(targets)
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:  # end of stream
+                break
+            wanted = packet.pts in unsent
+            if self._skip_unwanted:
+                # A frame nothing predicts from and nobody asked for is not decoded at all.
+                codec.skip_frame = "DEFAULT" if wanted else "NONREF"
+            self._keep(codec.decode(packet), targets, frames)
+            if wanted:
+                unsent.discard(packet.pts)
+                if not unsent:
+                    break
+        # Drain the frames the decoder holds back for reordering instead of decoding further packets;
+        # the next seek resets the decoder.
+        codec.skip_frame = "DEFAULT"
+        self._keep(codec.decode(None), targets, frames)
+
+    def _keep(self, decoded, targets: set[int], frames: dict[int, np.ndarray]) -> None:
+        for frame in decoded:
+            if frame.pts in targets:
+                index = self._pts_to_index[frame.pts]
+                if index not in frames:
+                    frames[index] = self._rgb(frame)
+
+    def _rgb(self, frame) -> np.ndarray:
+        # One reformatter per reader keeps its colour-conversion context; `frame.to_ndarray` would
+        # build a new one for every frame (same conversion, same pixels).
+        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+
+    def _read_nearest(self, missing: list[int], frames: dict[int, np.ndarray]) -> None:
+        """Frames the decoder did not output: decode every frame from the key frame and take the
+        nearest one decoded before (or else after) each missing frame."""
+        for index in missing:
+            target = self._frame_pts[index]
+            k = bisect.bisect_right(self._keyframe_pts, target) - 1
+            self._container.seek(self._keyframe_pts[max(k, 0)], stream=self._stream, backward=True)
+            before = after = None
+            for frame in self._container.decode(self._stream):
+                if frame.pts is None:
+                    continue
+                if frame.pts >= target:
+                    after = frame
+                    break
+                before = frame
+            exact = after is not None and after.pts == target
+            nearest = after if exact or before is None else before
+            if nearest is None:
+                raise VideoDecodeError(self.path, f"frame {index} could not be decoded (truncated?)")
+            frames[index] = self._rgb(nearest)
+
     def _read_sequential(self, wanted: list[int]) -> dict[int, np.ndarray]:
-        # Streams without timestamps: count decoded frames from the start.
-        self._container.seek(0, stream=self._stream)
+        # Streams without timestamps (raw elementary streams, which cannot seek): count decoded frames
+        # from the start of a freshly opened file.
+        self._container.close()
+        self._open()
         frames: dict[int, np.ndarray] = {}
         wanted_set, last = set(wanted), wanted[-1]
         for count, frame in enumerate(self._container.decode(self._stream)):
             if count in wanted_set:
-                frames[count] = frame.to_ndarray(format="rgb24")
+                frames[count] = self._rgb(frame)
             if count >= last:
                 break
         missing = wanted_set - frames.keys()
