@@ -1,7 +1,10 @@
 """The ``"pyav"`` backend: PyAV (FFmpeg inside the wheel), always available.
 
-It demuxes the file once (no decoding) to learn every frame's timestamp and the key frames, then seeks to
-the key frame before each wanted frame and decodes forward only as far as needed.
+It demuxes the file once (no decoding) to learn every frame's timestamp and the key frames. A read then
+decodes only what the wanted frames need: per group of wanted frames sharing a key frame, a seek to it,
+the packets up to the group's last wanted one (where the codec allows, the decoder drops every frame
+that no other frame references and nobody asked for), and a drain of the decoder's reorder buffer.
+Only the wanted frames are converted to RGB.
 """
 from __future__ import annotations
 
