@@ -103,9 +103,10 @@ def describe(videos: list[Path]) -> str:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             packets = [p for p in container.demux(stream) if p.size]
-            b_frames = any(p.pts != p.dts for p in packets)
-            parts.append(f"{path.name} {stream.width}x{stream.height} {stream.codec_context.name}"
-                         f"{' B-frames' if b_frames else ''} {len(packets)} frames {sum(p.is_keyframe for p in packets)} key")
+            b_frames = " B-frames" if any(p.pts != p.dts for p in packets) else ""
+            key_frames = sum(p.is_keyframe for p in packets)
+            parts.append(f"{path.name} {stream.width}x{stream.height} {stream.codec_context.name}{b_frames} "
+                         f"{len(packets)} frames {key_frames} key")
     return "; ".join(parts)
 
 

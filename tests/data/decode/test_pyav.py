@@ -41,11 +41,11 @@ def _reference_pts(path: Path, skip: str = "DEFAULT") -> list[int]:
         return sorted(frame.pts for frame in container.decode(stream))
 
 
-def _write_with_b_frames(path: Path, codec: str, frames: np.ndarray, gop: int = 12) -> Path:
-    """A clip with B-frames from one of FFmpeg's own encoders (no x264 options)."""
+def _write_with_b_frames(path: Path, codec: str, frames: np.ndarray, gop: int = 12, format: str | None = None) -> Path:
+    """A clip with B-frames, written by ``codec`` with FFmpeg's generic options only."""
     import av
 
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", format=format) as container:
         stream = container.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         stream.codec_context.gop_size = gop
@@ -125,19 +125,7 @@ def test_one_reader_reads_many_times(mp4_video, webm_video):
 
 def test_stream_without_timestamps(tmp_path):
     """A raw h264 stream has no timestamps: frames are counted from the start, still exact."""
-    import av
-
-    path = tmp_path / "raw.h264"
-    frames = synthetic_frames(20, 32, 48, seed=4)
-    with av.open(str(path), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
-        stream.codec_context.max_b_frames = 2
-        for array in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    path = _write_with_b_frames(tmp_path / "raw.h264", "libx264", synthetic_frames(20, 32, 48, seed=4), format="h264")
     reference = decode_all(path)
     assert count_frames(path, "pyav") == len(reference) == 20
     np.testing.assert_array_equal(read_frames(path, [19, 0, 7, 7], "pyav").numpy(), reference[[19, 0, 7, 7]])
