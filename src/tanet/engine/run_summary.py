@@ -2,7 +2,7 @@
 marked with why) and one line per epoch."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["run_summary", "epoch_line", "hms"]
 
@@ -35,12 +35,14 @@ def run_summary(trainer: Any) -> str:
     return "\n".join(lines)
 
 
-def epoch_line(record: dict, total_epochs: int, elapsed: float, epochs_done: int) -> str:
-    """``epoch 3/10: train loss ... | val top-1 ... | 12.3s, ETA 0:01:30``."""
+def epoch_line(record: dict, total_epochs: int, elapsed: float, epochs_done: int,
+               num_classes: Optional[int] = None) -> str:
+    """``epoch 3/10: train loss ... | val top-1 ... | 12.3s, ETA 0:01:30``; top-5 only with more than 5 classes
+    (below that every label is in the top 5), as ``tanet test`` prints it."""
     remaining = (total_epochs - record["epoch"]) * elapsed / max(epochs_done, 1)
     text = (f"epoch {record['epoch']}/{total_epochs}: train loss {record['train_loss']:.4f} "
             f"top-1 {record['train_top1']:.1f}% (skipped {record['train_skipped']})")
     if "val_top1" in record:
-        text += (f" | val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}% "
-                 f"(skipped {record['val_skipped']})")
+        top5 = f" top-5 {record['val_top5']:.2f}%" if num_classes is None or num_classes > 5 else ""
+        text += f" | val top-1 {record['val_top1']:.2f}%{top5} (skipped {record['val_skipped']})"
     return text + f" | {record['epoch_time_s']:.1f}s, ETA {hms(remaining)}"

@@ -311,7 +311,7 @@ class Trainer:
                     logger.append(record)
                     self.save(record, rng_all, is_best)
                     self._print(epoch_line(record, s.epochs, time.perf_counter() - run_started,
-                                           epoch - self.start_epoch + 1))
+                                           epoch - self.start_epoch + 1, self.num_classes))
                 final_metrics = dict(record)
                 epochs_run += 1
                 dist_utils.barrier()
