@@ -52,13 +52,15 @@ def window_path(move: str, height: int, width: int, frames: int, rng: np.random.
     t = np.linspace(0.0, 1.0, frames)
     if move in ("pan_left", "pan_right"):
         side = rng.uniform(0.45, 0.7) * short
-        travel = rng.uniform(0.35, 0.9) * (width - side)
+        # a steady pan: 1.5-4 % of the window per frame, as far as the frame allows
+        travel = min(rng.uniform(0.25, 0.6) * side, width - side)
         start = rng.uniform(0, width - side - travel)
         left = start + travel * t if move == "pan_right" else start + travel * (1 - t)
         top = np.full(frames, rng.uniform(0, height - side))
         sides = np.full(frames, side)
     else:
-        wide, narrow = rng.uniform(0.8, 1.0) * short, rng.uniform(0.35, 0.55) * short
+        wide = rng.uniform(0.8, 1.0) * short
+        narrow = rng.uniform(0.55, 0.7) * wide
         sides = wide + (narrow - wide) * t if move == "zoom_in" else narrow + (wide - narrow) * t
         centre_y = rng.uniform(wide / 2, height - wide / 2)
         centre_x = rng.uniform(wide / 2, width - wide / 2)
