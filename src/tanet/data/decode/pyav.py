@@ -99,7 +99,6 @@ class _PyAVReader(VideoReader):
                 keyframe_pts.append(packet.pts)
         self._sequential = sequential or not keyframe_pts
         self._frame_pts = sorted(pts)
-        self._pts_to_index = {p: i for i, p in enumerate(self._frame_pts)}
         self._keyframe_pts = sorted(keyframe_pts)
         self.num_frames = len(pts)
 
