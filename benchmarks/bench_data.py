@@ -205,6 +205,25 @@ def first_epoch(pipeline, loader) -> str | None:
     return None
 
 
+def explain_failure(name: str, reason: str, videos: list[Path]) -> str:
+    """``reason`` with its cause where it is known: MMAction2's ``PyAVInit`` takes the clip's frame count
+    from the container header (``stream.frames``), which a webm does not give (0), so ``SampleFrames``
+    samples nothing and ``PyAVDecode`` indexes an empty list."""
+    if name != "mmaction2-pyav" or not reason.startswith("IndexError"):
+        return reason
+    import av
+
+    headless = []
+    for path in dict.fromkeys(videos):
+        with av.open(str(path)) as container:
+            if not container.streams.video[0].frames:
+                headless.append(path.name)
+    if not headless:
+        return reason
+    return (f"{reason} (MMAction2's PyAVInit takes the frame count from the container header, which gives "
+            f"none for {len(headless)} of the videos, e.g. {headless[0]})")
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -342,7 +361,7 @@ def report_set(videos: VideoSet, names: list[str], clips: int, rounds: int, work
     failed: dict[str, str] = {}
     for label, worker_count in (("one process, no workers", 0), (f"{workers} workers", workers)):
         figures, failures = measure({n: p for n, p in pipelines.items() if n not in failed}, worker_count, rounds)
-        failures = failed = {**failed, **failures}
+        failures = failed = {**failed, **{n: explain_failure(n, r, videos.videos) for n, r in failures.items()}}
         out[label] = {"figures": {n: {k: summary(v) for k, v in f.items()} for n, f in figures.items()},
                       "failures": failures}
         cpu_note = ", CPU s/clip of the process" if worker_count == 0 else ""

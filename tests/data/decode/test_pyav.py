@@ -3,6 +3,7 @@ no frame that nothing references and nobody asked for) and still gives exactly t
 decode, on every codec whose skipping it relies on."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,18 @@ def test_truncated_webm_reads_what_is_left(tmp_path, webm_video):
     np.testing.assert_array_equal(got, full[[0, n - 2]])
     with pytest.raises(IndexError):
         read_frames(truncated, [len(full) - 1], "pyav")
+
+
+def _os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+                    reason="counts the threads of this process through Linux's /proc, on more than one core")
+def test_one_thread_reader_starts_no_thread(mp4_video):
+    """num_threads=1 (the loader workers' default) decodes and converts colour in the calling thread: a
+    worker uses one core, and no helper thread waits on a loaded machine."""
+    before = _os_threads()
+    with PyAVBackend(num_threads=1).open(mp4_video) as reader:
+        reader.read([0, 5, reader.num_frames - 1])
+        assert _os_threads() == before

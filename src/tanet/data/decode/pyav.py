@@ -4,7 +4,8 @@ It demuxes the file once (no decoding) to learn every frame's timestamp and the 
 decodes only what the wanted frames need: per group of wanted frames sharing a key frame, a seek to it,
 the packets up to the group's last wanted one (where the codec allows, the decoder drops every frame
 that no other frame references and nobody asked for), and a drain of the decoder's reorder buffer.
-Only the wanted frames are converted to RGB.
+Only the wanted frames are converted to RGB, each straight into its places in the one uint8 array
+``read`` returns (no per-frame arrays stacked afterwards).
 """
 from __future__ import annotations
 
@@ -98,7 +99,6 @@ class _PyAVReader(VideoReader):
                 keyframe_pts.append(packet.pts)
         self._sequential = sequential or not keyframe_pts
         self._frame_pts = sorted(pts)
-        self._pts_to_index = {p: i for i, p in enumerate(self._frame_pts)}
         self._keyframe_pts = sorted(keyframe_pts)
         self.num_frames = len(pts)
 
@@ -106,68 +106,68 @@ class _PyAVReader(VideoReader):
         indices = check_indices(self.path, indices, self.num_frames)
         if not indices:
             return torch.empty((0, self._stream.height, self._stream.width, 3), dtype=torch.uint8)
-        wanted = sorted(set(indices))
+        out = _ClipBuffer(self.path, indices)
         try:
             if self._sequential:
-                frames = self._read_sequential(wanted)
+                self._read_sequential(out)
             else:
-                frames = self._read_seeking(wanted)
+                self._read_seeking(out)
         except _av_errors() as err:
             raise VideoDecodeError(self.path, f"decoding failed: {err}") from None
-        shapes = {f.shape for f in frames.values()}
-        if len(shapes) != 1:
-            raise VideoDecodeError(self.path, f"frames change size mid-stream: {sorted(shapes)}")
-        return torch.from_numpy(np.stack([frames[i] for i in indices]))
+        return torch.from_numpy(out.array)
 
-    def _read_seeking(self, wanted: list[int]) -> dict[int, np.ndarray]:
+    def _read_seeking(self, out: "_ClipBuffer") -> None:
         """One decoding pass per group of wanted frames that share a key frame (a seek to it, packets
         forward until the group's last wanted packet is sent, then a drain of the reorder buffer)."""
-        groups: dict[int, set[int]] = {}
-        for index in wanted:
+        groups: dict[int, dict[int, int]] = {}  # key frame pts -> {wanted pts: frame index}
+        for index in out.places:
             target = self._frame_pts[index]
             k = bisect.bisect_right(self._keyframe_pts, target) - 1
-            groups.setdefault(self._keyframe_pts[max(k, 0)], set()).add(target)
-        frames: dict[int, np.ndarray] = {}
+            groups.setdefault(self._keyframe_pts[max(k, 0)], {})[target] = index
         for keyframe, targets in sorted(groups.items()):
-            self._decode_group(keyframe, targets, frames)
-        missing = [index for index in wanted if index not in frames]
+            self._decode_group(keyframe, targets, out)
+        missing = out.missing()
         if missing:  # a damaged or cut stream whose decoder dropped a frame
-            self._read_nearest(missing, frames)
-        return frames
+            self._read_nearest(missing, out)
 
-    def _decode_group(self, keyframe: int, targets: set[int], frames: dict[int, np.ndarray]) -> None:
+    def _decode_group(self, keyframe: int, targets: dict[int, int], out: "_ClipBuffer") -> None:
         self._container.seek(keyframe, stream=self._stream, backward=True, any_frame=False)
         codec, unsent = self._codec, set(targets)
+        skip = self._skip_unwanted
+        skipping = False
         for packet in self._container.demux(self._stream):
             if packet.size == 0:  # end of stream
                 break
-            wanted = packet.pts in unsent
-            if self._skip_unwanted:
+            pts = packet.pts
+            wanted = pts in unsent
+            if skip and skipping == wanted:
                 # A frame nothing predicts from and nobody asked for is not decoded at all.
-                codec.skip_frame = "DEFAULT" if wanted else "NONREF"
-            self._keep(codec.decode(packet), targets, frames)
+                skipping = not wanted
+                codec.skip_frame = "NONREF" if skipping else "DEFAULT"
+            self._keep(codec.decode(packet), targets, out)
             if wanted:
-                unsent.discard(packet.pts)
+                unsent.discard(pts)
                 if not unsent:
                     break
         # Drain the frames the decoder holds back for reordering instead of decoding further packets;
         # the next seek resets the decoder.
         codec.skip_frame = "DEFAULT"
-        self._keep(codec.decode(None), targets, frames)
+        self._keep(codec.decode(None), targets, out)
 
-    def _keep(self, decoded, targets: set[int], frames: dict[int, np.ndarray]) -> None:
+    def _keep(self, decoded, targets: dict[int, int], out: "_ClipBuffer") -> None:
         for frame in decoded:
-            if frame.pts in targets:
-                index = self._pts_to_index[frame.pts]
-                if index not in frames:
-                    frames[index] = self._rgb(frame)
+            index = targets.get(frame.pts)
+            if index is not None and not out.filled(index):
+                out.put(index, self._rgb(frame))
 
     def _rgb(self, frame) -> np.ndarray:
-        # One reformatter per reader keeps its colour-conversion context; `frame.to_ndarray` would
-        # build a new one for every frame (same conversion, same pixels).
-        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        # One reformatter per reader keeps its colour-conversion context (`frame.to_ndarray` would build
+        # a new one for every frame); threads=1 converts in the calling thread: swscale's default (0)
+        # starts a thread per core, which only waits on a loaded machine or beside other loader workers.
+        # Same conversion, same pixels.
+        return self._reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
-    def _read_nearest(self, missing: list[int], frames: dict[int, np.ndarray]) -> None:
+    def _read_nearest(self, missing: list[int], out: "_ClipBuffer") -> None:
         """Frames the decoder did not output: decode every frame from the key frame and take the
         nearest one decoded before (or else after) each missing frame."""
         for index in missing:
@@ -186,27 +186,55 @@ class _PyAVReader(VideoReader):
             nearest = after if exact or before is None else before
             if nearest is None:
                 raise VideoDecodeError(self.path, f"frame {index} could not be decoded (truncated?)")
-            frames[index] = self._rgb(nearest)
+            out.put(index, self._rgb(nearest))
 
-    def _read_sequential(self, wanted: list[int]) -> dict[int, np.ndarray]:
+    def _read_sequential(self, out: "_ClipBuffer") -> None:
         # Streams without timestamps (raw elementary streams, which cannot seek): count decoded frames
         # from the start of a freshly opened file.
         self._container.close()
         self._open()
-        frames: dict[int, np.ndarray] = {}
-        wanted_set, last = set(wanted), wanted[-1]
+        last = max(out.places)
         for count, frame in enumerate(self._container.decode(self._stream)):
-            if count in wanted_set:
-                frames[count] = self._rgb(frame)
+            if count in out.places:
+                out.put(count, self._rgb(frame))
             if count >= last:
                 break
-        missing = wanted_set - frames.keys()
+        missing = out.missing()
         if missing:
-            raise VideoDecodeError(self.path, f"frames {sorted(missing)[:5]} could not be decoded (truncated?)")
-        return frames
+            raise VideoDecodeError(self.path, f"frames {missing[:5]} could not be decoded (truncated?)")
 
     def close(self) -> None:
         self._container.close()
+
+
+class _ClipBuffer:
+    """The (N, H, W, 3) uint8 array ``read`` returns, filled frame by frame: a decoded frame is copied
+    once, into every place its index takes in the request (an index may repeat), and nothing else holds
+    decoded pixels. Allocated at the first frame, whose size every later frame must have."""
+
+    def __init__(self, path: str, indices: list[int]):
+        self.path = path
+        self.count = len(indices)
+        self.places: dict[int, list[int]] = {}
+        for place, index in enumerate(indices):
+            self.places.setdefault(index, []).append(place)
+        self.array: np.ndarray | None = None
+        self._filled: set[int] = set()
+
+    def filled(self, index: int) -> bool:
+        return index in self._filled
+
+    def missing(self) -> list[int]:
+        return sorted(self.places.keys() - self._filled)
+
+    def put(self, index: int, rgb: np.ndarray) -> None:
+        if self.array is None:
+            self.array = np.empty((self.count, *rgb.shape), dtype=np.uint8)
+        elif rgb.shape != self.array.shape[1:]:
+            raise VideoDecodeError(self.path, f"frames change size mid-stream: {self.array.shape[1:]} and {rgb.shape}")
+        for place in self.places[index]:
+            self.array[place] = rgb
+        self._filled.add(index)
 
 
 @dataclass(frozen=True)
