@@ -1,5 +1,6 @@
-"""The new user's run of issue 11, end to end: class names written like_this with a left/right pair, the
-command line's defaults (flip on) and only ``--size`` set. The loader must label every mirrored clip with
+"""The new user's run of issues 11 and 19, end to end: class names written like_this with a left/right pair
+(given, or in the classes.txt beside the lists), the command line's defaults (flip auto) and only ``--size``
+set. The loader must label every mirrored clip with
 the direction it now shows, and the test view must see what training saw (the crop box)."""
 from __future__ import annotations
 
@@ -66,20 +67,28 @@ def _motion(clip: torch.Tensor) -> int:
     return int(np.sign(votes))
 
 
-def test_flip_labels_and_test_view_with_only_size_set(direction_set, tmp_path):
+@pytest.mark.parametrize("names_flag", [True, False], ids=["class-names-given", "classes.txt-beside-the-lists"])
+def test_flip_labels_and_test_view_with_only_size_set(direction_set, tmp_path, names_flag):
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
     args = parser.parse_args([
         "--model", "tanet_r18", "--segments", "4", "--size", "32", "--batch-size", "3", "--epochs", "1",
         "--root", str(direction_set), "--train-list", str(direction_set / "train.txt"),
-        "--val-list", str(direction_set / "val.txt"), "--class-names", str(direction_set / "classes.txt"),
-        "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress", "--set", "model.width=0.125"])
+        "--val-list", str(direction_set / "val.txt"), "--out", str(tmp_path / "run"), "--device", "cpu",
+        "--no-progress", "--set", "model.width=0.125"]
+        + (["--class-names", str(direction_set / "classes.txt")] if names_flag else []))
     config = load_config(args.recipe, train_command.overrides_from_args(args))
-    assert config.data.flip is True and config.data.scale_size is None  # nothing but --size was set
+    assert config.data.flip == "auto" and config.data.scale_size is None  # nothing but --size was set
 
+    # issue 19: without --class-names, the classes.txt that `tanet prepare` writes beside the lists is
+    # used, so flipping relabels the mirrored pair instead of merging it
     with pytest.warns(UserWarning, match=r"'move_left_to_right' \(0\) <-> 'move_right_to_left' \(1\)"):
         trainer = Trainer(config)
-    assert "crop 32 from short side 36 (derived)" in trainer.describe()
+    summary = trainer.describe()
+    assert "crop 32 from short side 36 (size * 256 // 224)" in summary
+    assert "flip on, mirrored pairs that swap labels: 1" in summary
+    if not names_flag:
+        assert f"class names 3 from {direction_set / 'classes.txt'} (found beside the training list)" in summary
 
     # Every clip the loader yields carries the label of the motion it shows, flipped or not.
     records = trainer.train_set.records

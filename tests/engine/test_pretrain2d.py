@@ -6,6 +6,7 @@ import tanet
 from tanet.cli import main
 from tanet.engine.builders import build_model
 from tanet.engine.config import load_config
+from tanet.engine.resolve import resolve_training
 from tanet.engine.pretrain2d import Pretrain2DOptions, ensure_pretrained_2d, parse_synthetic, pretrained_2d_path
 from tanet.errors import UsageError
 
@@ -58,8 +59,8 @@ def test_reserved_pretrained_value_resolves_to_the_cached_file(tmp_path, monkeyp
     torch.save(weights, path)
     path.with_suffix(".json").write_text('{"val_top1": 50.0}')
     config = load_config("demo", ["model.pretrained=synthetic:r18w0.125", "model.width=0.125", "model.num_classes=3",
-                                  "model.name=tsn_r18"])
-    model = build_model(config, 3)
+                                  "model.name=tsn_r18", "data.synthetic.kind=null"])
+    model = build_model(resolve_training(config))
     assert torch.equal(model.state_dict()["backbone.layer3.0.conv1.weight"], weights["layer3.0.conv1.weight"])
 
 

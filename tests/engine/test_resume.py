@@ -54,3 +54,67 @@ def test_resume_with_another_optimizer_is_refused_in_one_line(tiny_videos, tmp_p
     assert main(["train", str(recipe)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot resume" in err[0] and "optim.linear_lr_policy='none'" in err[0]
+
+
+def test_a_changed_crop_size_on_resume_is_refused_unless_allowed(tiny_videos, tmp_path, capsys):
+    """issue 19: --size 32 -> 48 on resume was neither listed nor refused, and config.yaml then recorded 48
+    for a run that trained at 32."""
+    run = tmp_path / "run"
+    _first_epoch_then_kill(tiny_videos, run, "data.size=32")
+    recorded = (run / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"data.size=48 \(it was trained with 32\), data.scale_size=54 .*"
+                                          r"--set runtime.resume_allow=\[data.size,data.scale_size\]"):
+        Trainer(tiny_config(tiny_videos, run, "schedule.epochs=2", "schedule.name=step", "schedule.milestones=[]",
+                            "optim.lr=0.004", "data.size=48", "runtime.resume=auto"))
+    assert (run / "config.yaml").read_text() == recorded  # the refusal changed nothing
+    capsys.readouterr()
+    Trainer(tiny_config(tiny_videos, run, "schedule.epochs=2", "schedule.name=step", "schedule.milestones=[]",
+                        "optim.lr=0.004", "data.size=48", "runtime.resume=auto",
+                        "runtime.resume_allow=[data.size,data.scale_size]"))
+    assert "applied from here on: data.size 32 -> 48, data.scale_size 36 -> 54" in capsys.readouterr().out
+
+
+def test_resuming_another_runs_checkpoint_names_only_files_that_exist(tiny_videos, tmp_path, monkeypatch):
+    """issue 19: a resume into a new folder claimed best.pt in its final line although the best came from
+    the source run and no best.pt was written."""
+    source = tmp_path / "a"
+    first = train(tiny_config(tiny_videos, source, "schedule.epochs=1", "runtime.max_steps_per_epoch=2"))
+    assert first.best_checkpoint == source / "best.pt" and first.best_top1 is not None
+    assert f"in {source / 'best.pt'}" in first.final_line()
+
+    # the resumed epoch validates worse than the source run's best: no best.pt in the new folder
+    monkeypatch.setattr(Trainer, "validate", lambda self, epoch: {
+        "val_top1": -1.0, "val_top5": 0.0, "val_mean_class_acc": 0.0, "val_loss": 9.0, "val_skipped": 0})
+    target = tmp_path / "b"
+    resumed = train(tiny_config(tiny_videos, target, "schedule.epochs=2", "runtime.max_steps_per_epoch=2",
+                                f"runtime.resume={source / 'last.pt'}"))
+    assert not (target / "best.pt").exists() and resumed.best_checkpoint is None
+    assert resumed.best_top1 == first.best_top1 and resumed.best_from == str(source / "best.pt")
+    line = resumed.final_line()
+    assert f"reached before the resume, in {source / 'best.pt'} (this run wrote no best.pt)" in line
+    assert line.endswith("this run wrote last.pt)")
+
+
+def test_a_full_disk_names_the_file_and_what_last_pt_still_holds(tiny_videos, tmp_path, monkeypatch):
+    import errno
+
+    import tanet.engine.trainer as trainer_module
+    from tanet.errors import TanetError
+
+    saved = trainer_module.save_checkpoint
+    calls = []
+
+    def full_disk(path, state):
+        calls.append(path)
+        if state["epoch"] == 2:
+            raise OSError(errno.ENOSPC, f"No space left on device while writing {path}")
+        saved(path, state)
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", full_disk)
+    run = tmp_path / "run"
+    with pytest.raises(TanetError, match=r"No space left on device while writing .*last.pt; the run stopped without "
+                                         r"writing a checkpoint of this epoch: .*last.pt still holds epoch 1"):
+        train(tiny_config(tiny_videos, run, "schedule.epochs=2", "runtime.max_steps_per_epoch=1"))
+    from tanet.checkpoint import load_checkpoint_file
+
+    assert load_checkpoint_file(run / "last.pt")["epoch"] == 1

@@ -37,7 +37,8 @@ import yaml
 
 from tanet.analysis.ablation_tables import ablation_claims, format_table, paper_choice, write_tables
 from tanet.analysis.flops import complexity
-from tanet.engine.builders import build_model, resolve_class_names, resolve_num_classes, synthetic_set
+from tanet.engine.builders import build_model, synthetic_set
+from tanet.engine.resolve import resolve_training
 from tanet.engine.parallel import run_jobs
 from tanet.engine.config import ConfigError, TemporalConfig, TrainConfig, set_key, valid_keys
 from tanet.engine.testing import test_checkpoint
@@ -208,10 +209,9 @@ def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow
     for number, row in enumerate(rows, start=1):
         try:
             config = row_config(base, row)
-            num_classes = resolve_num_classes(config, resolve_class_names(config))
             counted = TrainConfig.from_dict(config.to_dict())
             counted.model.pretrained = "scratch"  # the architecture is counted; weights are loaded when it trains
-            model = build_model(counted, num_classes)
+            model = build_model(resolve_training(counted))
         except (ConfigError, ValueError, TypeError) as error:
             raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
         cost = complexity(model, config.model.num_segments, config.data.size)

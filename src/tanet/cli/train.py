@@ -36,7 +36,7 @@ FLAGS = {
     "--device": ("runtime.device", str, "auto, cpu, cuda, cuda:N"),
     "--amp": ("runtime.amp", str, "mixed precision: none, bf16 (CPU/GPU), fp16 (GPU)"),
 }
-ALIASES = {"--num-segments": ["--segments"]}
+ALIASES = {"--num-segments": ["--segments"], "--out": ["-o"]}
 CHOICES = {"--amp": ("none", "bf16", "fp16")}
 SWITCHES = {
     "--channels-last": ("runtime.channels_last", "channels_last memory format"),
@@ -63,7 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE", help="override any config key, e.g. --set "
                         "optim.lr=0.02 schedule.milestones=[30,40,45] (values are YAML)")
     parser.add_argument("--print-config", action="store_true",
-                        help="print the resolved config and exit")
+                        help="print the recipe with the flags applied (derived keys null) and exit")
+    parser.add_argument("--print-resolved", action="store_true",
+                        help="print every value the run would use, derived ones with their reason, and exit "
+                             "(renders a built-in data set on first use; trains nothing)")
     parser.add_argument("--list-keys", action="store_true", help="list every config key and exit")
 
 
@@ -105,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
         return 0
+    if args.print_resolved:
+        from tanet.engine.resolve import resolve_training
+
+        resolved = resolve_training(config)
+        print("\n".join(resolved.describe()))
+        print(yaml.safe_dump(resolved.config.to_dict(), sort_keys=False), end="")
+        return 0
     try:
         result = train(config)
     except NonFiniteLossError as error:
@@ -113,7 +123,5 @@ def run(args: argparse.Namespace) -> int:
     from tanet.engine.distributed import env_dist_info
 
     if env_dist_info().is_main:
-        best = f"{result.best_top1:.2f}%" if result.best_top1 is not None else "n/a"
-        print(f"done: {result.out_dir} (best val top-1 {best}; last {result.last_checkpoint.name}, "
-              f"best {result.best_checkpoint.name})")
+        print(result.final_line())
     return 0

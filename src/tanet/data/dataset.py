@@ -153,27 +153,34 @@ def _class_names(class_names: Sequence[str] | str | os.PathLike | None) -> list[
     return list(class_names)
 
 
-def resolve_flip(flip: bool | str, class_names: Sequence[str] | None, *, warn: bool = True) -> Optional[FlipLabels]:
+def resolve_flip(flip: bool | str | FlipLabels, class_names: Sequence[str] | None, *,
+                 warn: bool = True) -> Optional[FlipLabels]:
     """What a training flip does to the labels; ``None`` when clips are not flipped.
 
-    ``flip`` is ``False`` (never flip), ``True`` (flip half of the clips; a mirrored clip of a class
-    with a mirrored partner takes the partner's label, a class that names a direction without a partner
-    is never flipped) or ``"swap"`` (the same, but class names are required). With ``warn`` one
-    warning names every direction-sensitive class, or says that the class names are unknown, so the
-    labels of mirrored clips cannot be checked.
+    ``flip`` is ``"auto"`` (flip half of the clips when the class names are known -- a mirrored clip of
+    a class with a mirrored partner takes the partner's label, a class that names a direction without a
+    partner is never flipped -- and never flip when they are unknown, since a mirrored ``left_to_right``
+    clip could not be relabelled), ``True`` (flip even with unknown names: mirrored clips keep their
+    labels), ``False`` (never), ``"swap"`` (``"auto"`` that requires the names) or a :class:`FlipLabels`
+    rule decided elsewhere. With ``warn`` one warning names every direction-sensitive class, or says
+    that flipping with unknown names keeps the labels of mirrored clips.
     """
+    if isinstance(flip, FlipLabels):
+        return flip
     if flip is False:
         return None
-    if flip not in (True, "swap"):
-        raise ValueError(f"flip must be True, False or 'swap', got {flip!r}")
+    if flip not in (True, "auto", "swap"):
+        raise ValueError(f"flip must be 'auto', True, False or 'swap', got {flip!r}")
     if class_names is None:
         if flip == "swap":
             raise ValueError("flip='swap' needs class_names to find the left/right classes")
+        if flip == "auto":
+            return None
         if warn:
             warnings.warn(
-                "horizontal flip with unknown class names: a mirrored clip keeps its label, which is wrong "
-                "for any class that names a direction (left/right, clockwise); give the class names "
-                "(data.class_names) so that mirrored pairs swap labels, or set data.flip=false",
+                "horizontal flip with unknown class names (flip=True): a mirrored clip keeps its label, which is "
+                "wrong for any class that names a direction (left/right, clockwise); give the class names so "
+                "that mirrored pairs swap labels, or flip='auto' (no flip without names)",
                 UserWarning, stacklevel=3)
         return FlipLabels((), {}, ())
     rule = flip_labels(class_names)
@@ -192,7 +199,7 @@ def build_train_dataset(
     rule: SamplingRule = "official",
     size: int = 224,
     scale_size: int | None = None,
-    flip: bool | Literal["swap"] = True,
+    flip: bool | Literal["auto", "swap"] | FlipLabels = "auto",
     class_names: Sequence[str] | str | os.PathLike | None = None,
     backend: str | VideoBackend | None = None,
     strict: bool = False,
@@ -212,11 +219,12 @@ def build_train_dataset(
     the official code does (``size * 256 // 224``). ``crop_scales``: crop sides as fractions of it
     (TSN's multi-scale crop).
 
-    ``flip``: ``False`` never flips; ``True`` flips half of the clips, and a flipped clip of a class
-    with a mirrored partner (``left_to_right`` / ``right_to_left``) takes the partner's label, while a
-    class that names a direction without a partner is never flipped (one warning names them all; see
-    :func:`resolve_flip`); ``"swap"`` is ``True`` that requires ``class_names``. ``class_names`` (names
-    or a file) also sets ``num_classes`` for label checking.
+    ``flip``: ``"auto"`` flips half of the clips when ``class_names`` are given -- a flipped clip of a
+    class with a mirrored partner (``left_to_right`` / ``right_to_left``) takes the partner's label, a
+    class that names a direction without a partner is never flipped (one warning names them all) -- and
+    never without them; ``True`` flips even without names (mirrored clips keep their labels, with a
+    warning); ``False`` never flips; ``"swap"`` is ``"auto"`` that requires ``class_names`` (see
+    :func:`resolve_flip`). ``class_names`` (names or a file) also sets ``num_classes`` for label checking.
     """
     names = _class_names(class_names)
     if names is not None and num_classes is None:

@@ -77,15 +77,16 @@ def _costs(plan: DemoPlan, models: Sequence[str], num_classes: int) -> dict:
     import torch
 
     from tanet.analysis.flops import complexity
-    from tanet.engine.builders import build_model, resolve_defaults
+    from tanet.engine.builders import model_options
+    from tanet.factory import create_model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     costs = {}
     try:
         for short in models:
-            config = resolve_defaults(train_config(plan, "motion", plan.models[short], Path("."), 0, pretrained=None))
-            model = build_model(config, num_classes).eval()
+            config = train_config(plan, "motion", plan.models[short], Path("."), 0, pretrained=None)
+            model = create_model(config.model.name, num_classes=num_classes, **model_options(config)).eval()
             cost = complexity(model, config.model.num_segments, config.data.size)
             clip = torch.randn(1, 3, config.model.num_segments, config.data.size, config.data.size)
             times = []

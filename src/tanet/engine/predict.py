@@ -215,14 +215,11 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     for video in videos:
         items += [video] if isinstance(video, VideoInput) else collect_videos([video], root=root)
     torch_device = dist_utils.select_device(device, dist_utils.DistInfo())
-    setup = load_for_eval(checkpoint, device=torch_device, inference=inference)
+    setup = load_for_eval(checkpoint, device=torch_device, inference=inference, protocol=protocol,
+                          class_names=class_names)
     model = setup.model
-    names = list(class_names) if class_names is not None else setup.class_names
-    if names is not None and len(names) != model.num_classes:
-        raise TanetError(f"{len(names)} class names given for a model with {model.num_classes} classes")
-    if names is None:
-        names = [f"class_{i}" for i in range(model.num_classes)]
-    views = build_eval_dataset(setup, [], protocol=protocol, check_labels=False)  # sampler + transform
+    names = setup.class_names or [f"class_{i}" for i in range(model.num_classes)]
+    views = build_eval_dataset(setup, [], check_labels=False)  # sampler + transform
     k = min(topk, model.num_classes)
     window_sampler = SegmentSampler(model.num_segments, mode="test")  # the centres of T segments of a window
     options = dict(average=average, view_chunk=view_chunk, device=torch_device, amp=amp)

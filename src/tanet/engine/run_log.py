@@ -7,11 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tanet.engine.curves import save_curves
 from tanet.utils.io import atomic_write, atomic_write_text
 
-__all__ = ["RunLogger", "CSV_COLUMNS"]
+__all__ = ["RunLogger", "CSV_COLUMNS", "save_run_config"]
 
 # The columns of log.csv, known before the first epoch so that every row has the header's fields
 # (a cell is empty where an epoch has no such value, e.g. val_* on an epoch without validation).
@@ -23,6 +24,21 @@ CSV_COLUMNS = (
 TENSORBOARD_MISSING = ("TensorBoard logging is on (runtime.tensorboard) but the tensorboard package is not "
                        "installed: pip install 'tanet[tensorboard]', or set runtime.tensorboard=false; "
                        "curves.png and log.csv are written either way")
+
+
+def save_run_config(resolved: Any, path: Path) -> None:
+    """``config.yaml``: the recipe as given (loadable with ``load_config``; derived keys left null, so that
+    a changed ``--size`` re-derives them), then, as comments, every derived value the run used and why."""
+    import yaml
+
+    lines = [yaml.safe_dump(resolved.recipe.to_dict(), sort_keys=False).rstrip(),
+             "# resolved at the start of the run (derived values; set a key to fix it):"]
+    for key, reason in resolved.derived.items():
+        value = resolved.config.to_dict()
+        for part in key.split("."):
+            value = value[part]
+        lines.append(f"#   {key}: {value!r}  ({reason})")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 class RunLogger:

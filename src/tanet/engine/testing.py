@@ -7,7 +7,7 @@ from typing import Optional, Sequence, Union
 import torch
 
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import build_eval_dataset, eval_protocol, load_for_eval
+from tanet.engine.builders import build_eval_dataset, load_for_eval
 from tanet.engine.evaluation import evaluate, save_confusion_png
 from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
 from tanet.errors import TanetError, UsageError
@@ -52,15 +52,14 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
-        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference)
-        protocol = eval_protocol(setup, protocol)  # None: the recipe's data.test_protocol
+        # the one resolution: the checkpoint's recipe with these overrides (protocol None: the recipe's)
+        setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference,
+                              protocol=protocol, size=size, scale_size=scale_size, sampling=sampling, strict=strict,
+                              class_names=class_names)
+        protocol = setup.protocol
         model = setup.model
-        names = list(class_names) if class_names is not None else setup.class_names
-        if class_names is not None and len(names) != model.num_classes:
-            raise UsageError(f"{len(names)} class names given for a model of {model.num_classes} classes "
-                             f"({checkpoint})")
-        dataset = build_eval_dataset(setup, val_list, root, protocol=protocol, size=size, scale_size=scale_size,
-                                     sampling=sampling, strict=strict)
+        names = setup.class_names
+        dataset = build_eval_dataset(setup, val_list, root)
         loader = indexed_eval_loader(dataset, batch_size, num_workers=num_workers, rank=info.rank,
                                      world_size=info.world_size, pin_memory=torch_device.type == "cuda")
         metrics = evaluate(model, loader, model.num_classes, average=average,
@@ -75,7 +74,8 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
             raise TanetError(f"{checkpoint}: the model's scores were NaN/inf for {metrics['num_nonfinite']} of "
                              f"{metrics['num_samples']} videos, so its accuracy means nothing"
                              + (" (try without --amp)" if amp != "none" else ""))
-        metrics.update(protocol=protocol, average=average, checkpoint=str(checkpoint),
+        metrics.update(protocol=protocol, protocol_source=setup.resolved.derived.get("data.test_protocol", "given"),
+                       average=average, checkpoint=str(checkpoint),
                        val_list=str(val_list), num_segments=model.num_segments,
                        model=model.model_config["name"], inference=inference)
         if dump is not None:

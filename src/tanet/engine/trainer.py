@@ -29,42 +29,19 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
-from tanet.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_VERSION,
-    CheckpointError,
-    load_checkpoint_file,
-    load_state_checked,
-    save_checkpoint,
-)
+from tanet.checkpoint import CheckpointError, save_checkpoint
 from tanet.data.loader import EpochAwareDataset, EpochTaggedSampler, build_loader
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import (
-    SCRATCH,
-    build_datasets,
-    build_eval_loader,
-    build_model_with_report,
-    describe_resolved,
-    pretrained_warning,
-    resolve_class_names,
-    resolve_data,
-    resolve_num_classes,
-)
-from tanet.engine.config import ConfigError, TrainConfig, save_config
+from tanet.engine.builders import build_datasets, build_eval_loader, build_model_with_report
+from tanet.engine.config import ConfigError, TrainConfig
+from tanet.engine.resolve import resolve_training
 from tanet.engine.evaluation import autocast_context, evaluate
-from tanet.engine.finetune import describe_init
 from tanet.engine.optim import build_optimizer, build_param_groups, scaled_lr, set_train_mode, trainable_parameters, unwrap
 from tanet.engine.rng import capture_rng_state, restore_rng_state, seed_everything
-from tanet.engine.run_guards import (
-    LOCK_FILE,
-    RUN_FILES,
-    NonFiniteLossError,
-    UnreadableDataError,
-    changed_training_keys,
-    check_previous_run,
-    check_readable,
-)
-from tanet.engine.run_log import RunLogger
+from tanet.engine.run_guards import LOCK_FILE, RUN_FILES, NonFiniteLossError, UnreadableDataError, check_previous_run, check_readable
+from tanet.engine.run_log import RunLogger, save_run_config
+from tanet.engine.run_summary import epoch_line, run_summary
+from tanet.engine.training_state import describe_best, restore_training_state, training_state
 from tanet.engine.schedule import ScheduledLR, WarmupSchedule
 from tanet.errors import TanetError
 from tanet.models.inference import to_channels_last
@@ -75,19 +52,24 @@ __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "UnreadableDataError"
            "RUN_FILES"]
 
 
-
-
 @dataclass
 class TrainResult:
     """What a finished run produced."""
 
     out_dir: Path
     last_checkpoint: Path
-    best_checkpoint: Path
+    best_checkpoint: Optional[Path]  # this run's best.pt; None when it wrote none (the best is older: best_from)
     best_top1: Optional[float]
     final_metrics: dict  # validation metrics of the last validated epoch (no confusion)
     history: list = field(default_factory=list)  # one dict per epoch, as in log.jsonl
     epochs_run: int = 0  # epochs trained by this call (0 when resuming a finished run)
+    best_from: Optional[str] = None  # the file that holds the best weights (this run's best.pt, or a resumed run's)
+
+    def final_line(self) -> str:
+        """The run's last line: the files it holds, and where the best weights are."""
+        files = [path.name for path in (self.last_checkpoint, self.best_checkpoint) if path is not None and path.exists()]
+        best = describe_best(self.best_top1, self.best_from, self.out_dir / "best.pt")
+        return f"done: {self.out_dir} ({best}; this run wrote {', '.join(files) or 'no checkpoint'})"
 
 
 StepHook = Callable[[int, int, float], None]  # (epoch, step, loss) after each optimizer step
@@ -107,11 +89,6 @@ def _sync_device(device: torch.device) -> torch.device:
     return torch.device("cpu")
 
 
-def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 class Trainer:
     """One training run. Building happens in the constructor (so ``trainer.model`` can be inspected
     before :meth:`fit`); :meth:`fit` trains, validates and checkpoints every epoch.
@@ -125,8 +102,10 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, model: Optional[nn.Module] = None,
                  train_dataset: Optional[Dataset] = None, val_dataset: Optional[Dataset] = None,
                  class_names: Optional[Sequence[str]] = None, step_hook: Optional[StepHook] = None):
-        config = resolve_data(config)  # a synthetic set named by the recipe fills in the data paths
-        self.config = config
+        # the one resolution of the recipe: everything below reads self.resolved / self.config
+        self.resolved = resolve_training(config, class_names=class_names,
+                                         num_classes=getattr(model, "num_classes", None) if model is not None else None)
+        self.config = config = self.resolved.config
         self.step_hook = step_hook
         self._run_logger: Optional[RunLogger] = None  # set while fit() runs (per-iteration logging)
         rt = config.runtime
@@ -136,16 +115,17 @@ class Trainer:
         self.is_main = self.dist.is_main
         self._threads = torch.get_num_threads()
         self._lock: Optional[FileLock] = None
+        self._folder_note: Optional[str] = None  # what claiming the run folder did, for the summary
         self.saved_epoch: Optional[int] = None  # the epoch last.pt holds, when this run wrote or resumed it
         try:
-            self._build(model, train_dataset, val_dataset, class_names)
+            self._build(model, train_dataset, val_dataset)
         except BaseException:
             self._close()
             raise
 
     # ------------------------------------------------------------------ building
 
-    def _build(self, model, train_set, val_set, class_names) -> None:
+    def _build(self, model, train_set, val_set) -> None:
         config, info, device = self.config, self.dist, self.device
         rt, d, o, s = config.runtime, config.data, config.optim, config.schedule
         self.out_dir = Path(rt.out)
@@ -158,23 +138,19 @@ class Trainer:
         if rt.amp == "fp16" and device.type != "cuda":
             raise ConfigError("runtime.amp='fp16' needs a GPU; use 'bf16' on CPU")
         seed_everything(rt.seed + info.rank)
+        if self.is_main:
+            for message in self.resolved.warnings:
+                warnings.warn(message, UserWarning, stacklevel=3)
 
-        self.class_names = list(class_names) if class_names is not None else resolve_class_names(config)
-        self.num_classes = (getattr(model, "num_classes", None) if model is not None
-                            else resolve_num_classes(config, self.class_names))
+        self.class_names = list(self.resolved.class_names) if self.resolved.class_names is not None else None
+        self.num_classes = config.model.num_classes
         if train_set is None:
-            train_set, built_val = build_datasets(config, self.class_names, self.num_classes)
+            train_set, built_val = build_datasets(self.resolved)
             val_set = val_set if val_set is not None else built_val
         self.train_set, self.val_set = train_set, val_set
         self.init_report = None  # what fine-tuning (model.init_from / model.weights) loaded
         if model is None:
-            message = pretrained_warning(config)
-            if message is not None:
-                if self.is_main:
-                    warnings.warn(message, UserWarning, stacklevel=3)
-                config.model.pretrained = SCRATCH  # recorded in config.yaml and the checkpoints
-            model, self.init_report = build_model_with_report(config, self.num_classes, class_names=self.class_names,
-                                                              fine_tune=self._resume_path() is None)
+            model, self.init_report = build_model_with_report(self.resolved, fine_tune=self._resume_path() is None)
         self.model_config = dict(getattr(model, "model_config", {}) or {})
         self.model_config.pop("pretrained", None)  # weights come from the checkpoint, not the file
 
@@ -215,7 +191,7 @@ class Trainer:
             persistent_workers=d.persistent_workers, pin_memory=pin, drop_last=True, generator=loader_generator)
         self.val_loader = None
         if val_set is not None:
-            self.val_loader = build_eval_loader(val_set, d.val_batch_size or d.batch_size, num_workers=d.num_workers,
+            self.val_loader = build_eval_loader(val_set, d.val_batch_size, num_workers=d.num_workers,
                                                 rank=info.rank, world_size=info.world_size, device=device)
         self.iters_per_epoch = len(self.train_loader)
         if rt.max_steps_per_epoch:
@@ -226,10 +202,14 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=(rt.amp == "fp16" and device.type == "cuda"))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=o.label_smoothing)
 
-        self.start_epoch, self.best_top1, self.history = 0, None, []
+        self.start_epoch, self.best_top1, self.best_from, self.history = 0, None, None, []
         resume_path = self._resume_path()
         if resume_path is not None:
             self.resume(resume_path)
+        elif rt.resume == "auto" and self._folder_note is None:
+            self._print(f"--resume auto: {self.out_dir} holds no run, so a new one starts")
+        if self._folder_note is not None:
+            self._print(self._folder_note)
 
         self.train_model: nn.Module = model
         if info.enabled:
@@ -250,8 +230,8 @@ class Trainer:
                 self._lock = FileLock(self.out_dir / LOCK_FILE, what=f"run folder {self.out_dir}",
                                       hint="wait for that run to end, or choose another --out").acquire()
                 remove_stale_temporaries(self.out_dir, *RUN_FILES)
-                check_previous_run(self.out_dir, resume=bool(self.config.runtime.resume),
-                                   overwrite=self.config.runtime.overwrite)
+                self._folder_note = check_previous_run(self.out_dir, resume=self.config.runtime.resume,
+                                                       overwrite=self.config.runtime.overwrite)
             except Exception as caught:  # noqa: BLE001 - re-raised below, after the other ranks heard of it
                 error = caught
         # Every process follows the main one (a rank stopping alone would leave the others waiting).
@@ -275,46 +255,33 @@ class Trainer:
 
     def resume(self, path: Path) -> None:
         """Continue from a training checkpoint: model, optimizer, schedule, scaler, RNG, history."""
-        state = load_checkpoint_file(path)
-        if state.get("format") != CHECKPOINT_FORMAT or "optimizer" not in state:
-            raise CheckpointError(path, "not a tanet training checkpoint (no optimizer state); cannot resume from it")
-        changed = changed_training_keys(state.get("config"), self.config.to_dict(), path)
-        load_state_checked(self.model, state["model"], source=path)
-        # The recipe's hyperparameters win over the saved ones (the optimizer state keeps only the
-        # momentum / moment buffers): a key changed on resume is applied, and is what the run records.
-        recipe_groups = [{k: v for k, v in group.items() if k != "params"} for group in self.optimizer.param_groups]
-        self.optimizer.load_state_dict(state["optimizer"])
-        for group, values in zip(self.optimizer.param_groups, recipe_groups):
-            group.update(values)
-        self.scheduler.load_state_dict({**state["scheduler"], "base_lr": self.lr})
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch = int(state["epoch"])
-        self.best_top1 = state.get("best_top1")
-        self.history = list(state.get("history", []))
-        rng_states = state.get("rng_per_rank") or []
-        if len(rng_states) == self.dist.world_size:
-            restore_rng_state(rng_states[self.dist.rank])
+        state = restore_training_state(path, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+                                       scaler=self.scaler, base_lr=self.lr, resolved_now=self.config.to_dict(),
+                                       allowed=self.config.runtime.resume_allow)
+        self.start_epoch, self.history = state.epoch, state.history
+        self.best_top1, self.best_from = state.best_top1, state.best_from
+        if len(state.rng_per_rank) == self.dist.world_size:
+            restore_rng_state(state.rng_per_rank[self.dist.rank])
         else:
-            warnings.warn(f"{path}: saved by {len(rng_states)} processes, resumed by "
+            warnings.warn(f"{path}: saved by {len(state.rng_per_rank)} processes, resumed by "
                           f"{self.dist.world_size}; random streams are reseeded", stacklevel=2)
             seed_everything(self.config.runtime.seed + self.dist.rank + 1000003 * self.start_epoch)
         if Path(path).resolve() == self.last_path.resolve():
             self.saved_epoch = self.start_epoch
         self._print(f"resumed from {path} at epoch {self.start_epoch}/{self.config.schedule.epochs}")
-        if changed:
-            self._print("changed since that checkpoint, applied from here on: " + ", ".join(changed))
+        if state.changed:
+            self._print("changed since that checkpoint, applied from here on: " + ", ".join(state.changed))
 
     # ------------------------------------------------------------------ running
 
     def fit(self) -> TrainResult:
         """Train the remaining epochs; validate, log and checkpoint after each."""
-        config, rt, s = self.config, self.config.runtime, self.config.schedule
+        rt, s = self.config.runtime, self.config.schedule
         logger = RunLogger(self.out_dir, enabled=self.is_main, tensorboard=rt.tensorboard)
         self._run_logger = logger  # per-iteration logging from train_epoch
         try:
             if self.is_main:
-                save_config(config, self.out_dir / "config.yaml")
+                save_run_config(self.resolved, self.out_dir / "config.yaml")
                 logger.rewrite(self.history)
                 self._print(self.describe())
             final_metrics = dict(self.history[-1]) if self.history else {}
@@ -335,11 +302,14 @@ class Trainer:
                     score is not None and (self.best_top1 is None or score > self.best_top1))
                 if score is not None and is_best:
                     self.best_top1 = score
+                if is_best:
+                    self.best_from = str(self.best_path)
                 rng_all = self._gather_rng()
                 if self.is_main:
                     logger.append(record)
                     self.save(record, rng_all, is_best)
-                    self._print(self._epoch_line(record, run_started, epoch - self.start_epoch + 1))
+                    self._print(epoch_line(record, s.epochs, time.perf_counter() - run_started,
+                                           epoch - self.start_epoch + 1))
                 final_metrics = dict(record)
                 epochs_run += 1
                 dist_utils.barrier()
@@ -347,9 +317,11 @@ class Trainer:
             logger.close()
             self._run_logger = None
             self._close()
-        return TrainResult(out_dir=self.out_dir, last_checkpoint=self.last_path, best_checkpoint=self.best_path,
-                           best_top1=self.best_top1, final_metrics=final_metrics, history=self.history,
-                           epochs_run=epochs_run)
+        best_written = self.best_from is not None and Path(self.best_from) == self.best_path and self.best_path.exists()
+        return TrainResult(out_dir=self.out_dir, last_checkpoint=self.last_path,
+                           best_checkpoint=self.best_path if best_written else None, best_top1=self.best_top1,
+                           final_metrics=final_metrics, history=self.history, epochs_run=epochs_run,
+                           best_from=self.best_from)
 
     def train_epoch(self, epoch: int) -> dict:
         """One pass over the training set; returns the epoch's training statistics."""
@@ -446,20 +418,21 @@ class Trainer:
                 "val_skipped": metrics["num_skipped"]}
 
     def save(self, record: dict, rng_per_rank: list, is_best: bool) -> None:
-        """Write ``last.pt`` (and ``best.pt`` when this epoch is the best) atomically."""
-        state = {
-            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-            "model": unwrap(self.model).state_dict(), "model_config": self.model_config,
-            "class_names": self.class_names, "epoch": record["epoch"],
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng_per_rank": rng_per_rank, "config": self.config.to_dict(),
-            "best_top1": self.best_top1, "history": self.history,
-            "metrics": {k: v for k, v in record.items() if k.startswith("val_")},
-        }
-        save_checkpoint(self.last_path, state)
-        self.saved_epoch = record["epoch"]
-        if is_best:
-            save_checkpoint(self.best_path, state)
+        """Write ``last.pt`` (and ``best.pt`` when this epoch is the best) atomically. A failed write (a full
+        disk) leaves the previous file whole, and the error says what it still holds."""
+        state = training_state(
+            model=unwrap(self.model), model_config=self.model_config, class_names=self.class_names,
+            epoch=record["epoch"], optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+            rng_per_rank=rng_per_rank, recipe=self.resolved.recipe.to_dict(), resolved=self.resolved.record(),
+            best_top1=self.best_top1, best_from=self.best_from, history=self.history,
+            metrics={k: v for k, v in record.items() if k.startswith("val_")})
+        try:
+            save_checkpoint(self.last_path, state)
+            self.saved_epoch = record["epoch"]
+            if is_best:
+                save_checkpoint(self.best_path, state)
+        except OSError as error:
+            raise TanetError(f"{error}; {self._kept()}") from error
 
     # ------------------------------------------------------------------ helpers
 
@@ -514,35 +487,8 @@ class Trainer:
             print(*args, flush=True)
 
     def describe(self) -> str:
-        """The run summary printed at the start."""
-        config, info = self.config, self.dist
-        name = self.model_config.get("name", config.model.name)
-        lines = [
-            f"model {name} ({config.model.num_segments} segments) on {self.device}"
-            f"{f' x {info.world_size} processes' if info.enabled else ''}",
-            f"train videos {len(self.train_set)}, val videos {len(self.val_set) if self.val_set is not None else 0}",
-            f"batch {config.data.batch_size}/process (global {self.global_batch}), lr {self.lr:.4g}"
-            + (f" (scaled from {config.optim.lr} at batch {config.optim.base_batch_size})"
-               if config.optim.base_batch_size else ""),
-            "param groups: " + ", ".join(
-                f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in self.groups),
-            *describe_resolved(config, self.class_names),
-        ]
-        if self.init_report is not None:
-            lines.append(describe_init(self.init_report, self.num_classes))
-        return "\n".join(lines)
-
-    def _epoch_line(self, record: dict, run_started: float, epochs_done: int) -> str:
-        total = self.config.schedule.epochs
-        elapsed = time.perf_counter() - run_started
-        remaining = (total - record["epoch"]) * elapsed / max(epochs_done, 1)
-        text = (f"epoch {record['epoch']}/{total}: train loss {record['train_loss']:.4f} "
-                f"top-1 {record['train_top1']:.1f}% (skipped {record['train_skipped']})")
-        if "val_top1" in record:
-            text += (f" | val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}% "
-                     f"(skipped {record['val_skipped']})")
-        text += f" | {record['epoch_time_s']:.1f}s, ETA {_hms(remaining)}"
-        return text
+        """The run summary printed at the start: the run, then every resolved value (derived ones marked)."""
+        return run_summary(self)
 
 
 def train(config: TrainConfig, **kwargs: Any) -> TrainResult:

@@ -13,7 +13,7 @@ from torch.utils.data import Subset
 
 from tanet.data.dataset import build_test_dataset
 from tanet.data.loader import build_loader
-from tanet.engine.builders import EvalSetup, dataset_options, load_for_eval, resolve_defaults
+from tanet.engine.builders import EvalSetup, dataset_options, load_for_eval
 from tanet.errors import UsageError
 from tanet.models.block_names import BlockNameError, block_aliases, default_blocks, parse_block_name, resolve_block
 
@@ -60,12 +60,12 @@ CENTRE_VIEW = 1
 
 
 def _loader_for(dataset: KernelDataset, setup: EvalSetup, *, max_videos: Optional[int], batch_size: int,
-                num_workers: int, strict: bool):
+                num_workers: int):
     # Labels are not used (a model may be probed on another data set's videos), so they are not checked.
-    data = resolve_defaults(setup.config).data
-    options = {**dataset_options(setup.config), "strict": strict}
+    # the test view's size and sampling from the resolved recipe, three crops instead of one
+    data = setup.config.data
     videos = build_test_dataset(dataset.list_file, dataset.root or None, protocol="efficient", num_crops=VIEWS,
-                                size=data.size, scale_size=data.scale_size, **options)
+                                size=data.size, scale_size=data.scale_size, **dataset_options(setup.config))
     indices = _spread_indices(len(videos), max_videos)
     subset = Subset(videos, indices)
     return build_loader(subset, batch_size, num_workers=num_workers), len(indices)
@@ -85,11 +85,11 @@ def extract_dataset(
     """V, Θ (and the I3D kernels) of ``blocks`` for one data set, keyed by canonical block name.
 
     ``strict``: an unreadable video is an error instead of being skipped with a warning."""
-    setup = load_for_eval(dataset.checkpoint)
+    setup = load_for_eval(dataset.checkpoint, protocol="efficient", strict=strict)  # 1 clip x centre crop
     model = setup.model
     canonical = [resolve_block(name, model) for name in blocks]
     loader, count = _loader_for(dataset, setup, max_videos=max_videos, batch_size=batch_size,
-                                num_workers=num_workers, strict=strict)
+                                num_workers=num_workers)
     captured = capture_tam_block(model, loader, canonical, device=device, progress=progress, total=count,
                                  desc=dataset.name, source=dataset.checkpoint)
     static = {}
