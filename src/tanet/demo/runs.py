@@ -50,7 +50,7 @@ class DemoPlan:
     motion_classes: Optional[int] = None
     epochs: Optional[int] = None  # overrides the recipe's epochs (``--epochs``)
     pretrain: dict = field(default_factory=dict)  # Pretrain2DOptions fields (depth and width follow the models)
-    kernel_videos: int = 96
+    kernel_videos: int = 64
     kernel_blocks: tuple = ("layer3.1", "layer4.1")
     jobs: int = 2  # worker processes
 
