@@ -20,15 +20,19 @@ def tiny_set(tmp_path_factory):
 
 
 def test_tensors_digest_sees_one_ulp_and_not_the_order():
-    state = {"a.weight": torch.linspace(-1, 1, 7), "b.bias": torch.zeros(3, dtype=torch.float64), "step": 4}
-    reordered = {"b.bias": state["b.bias"].clone(), "a.weight": state["a.weight"].clone()}
+    # BatchNorm's num_batches_tracked is a 0-d int64 tensor; plain values are not weights
+    state = {"a.weight": torch.linspace(-1, 1, 7), "b.bias": torch.zeros(3, dtype=torch.float64), "step": 4,
+             "bn.num_batches_tracked": torch.tensor(12)}
+    reordered = {"bn.num_batches_tracked": torch.tensor(12), "b.bias": state["b.bias"].clone(),
+                 "a.weight": state["a.weight"].clone()}
     assert tensors_digest(state) == tensors_digest(reordered)
     nudged = dict(reordered)
     nudged["a.weight"] = reordered["a.weight"].clone()
     nudged["a.weight"][3] = torch.nextafter(nudged["a.weight"][3], torch.tensor(2.0))
     assert tensors_digest(nudged) != tensors_digest(state)
-    renamed = {"c.weight": state["a.weight"], "b.bias": state["b.bias"]}
+    renamed = {"c.weight": state["a.weight"], "b.bias": state["b.bias"], "bn.num_batches_tracked": torch.tensor(12)}
     assert tensors_digest(renamed) != tensors_digest(state)
+    assert tensors_digest({**state, "bn.num_batches_tracked": torch.tensor(13)}) != tensors_digest(state)
 
 
 def test_decoded_clips_digest_is_a_hash_of_what_pyav_decodes(tiny_set):
