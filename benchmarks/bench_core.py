@@ -5,7 +5,11 @@ given as the median and range over the rounds), because the machine is shared an
 
     PYTHONPATH=src python benchmarks/bench_core.py            # everything
     PYTHONPATH=src python benchmarks/bench_core.py --quick    # fewer rounds
-    PYTHONPATH=src python benchmarks/bench_core.py --only latency|train|tam|memory
+    PYTHONPATH=src python benchmarks/bench_core.py --only latency|train|tam|memory|breakdown
+
+``--only breakdown`` times each of TAM's passes (squeeze, branches, tap weights, the temporal op; in
+training also the recomputation, dX and dC) on the inputs every TAM of tanet_r50 sees, and prints each
+as a share of tsn_r50's eval latency / training step: where tanet's time above TSN goes.
 
 Targets: fused TAM >= 3x faster than the reference forward+backward; the fused op <= 1.5x an
 elementwise multiply of the same tensor (forward); tanet_r50 / tsn_r50 eval latency <= 1.02 and
@@ -26,7 +30,11 @@ from pathlib import Path
 import torch
 
 from tanet import TAM, adaptive_temporal_conv, adaptive_temporal_conv_reference, create_model
+from tanet.engine.resolve import training_layout
 from tanet.models.inference import prepare_for_inference, to_channels_last
+from tanet.modules.adaptive_conv import temporal_coefficients
+from tanet.modules.tam import spatial_mean
+from tanet.modules.tap_kernels import _adaptive_temporal_conv_backward, _shifted_multiply_add
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import (  # noqa: E402
@@ -133,6 +141,110 @@ def bench_train_step(rounds: int, calls: int = 2, size: int = 224, num_segments:
     }
 
 
+def _tam_inputs(model: torch.nn.Module, clips: torch.Tensor) -> list[tuple[TAM, torch.Tensor]]:
+    """Every TAM of ``model`` with a copy of the input it gets in one forward of ``clips``."""
+    seen: list[tuple[TAM, torch.Tensor]] = []
+    hooks = [module.register_forward_pre_hook(lambda module, args: seen.append(
+        (module, args[0].detach().clone(memory_format=torch.preserve_format))))
+        for module in model.modules() if isinstance(module, TAM)]
+    with torch.no_grad():
+        model(clips)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def _pass_timers(tams: list[tuple[TAM, torch.Tensor]], training: bool) -> dict[str, Callable[[], None]]:
+    """One callable per pass of TAM, each running that pass for every TAM of the model in turn."""
+    prepared = []
+    with torch.no_grad():
+        for tam, x in tams:
+            importance_map, adaptive_kernel = tam.branch_outputs(x)
+            frames = x.view(-1, tam.num_segments, *x.shape[1:])
+            coefficients = temporal_coefficients(adaptive_kernel, importance_map, tam.num_segments)
+            prepared.append((tam, x, spatial_mean(x), frames, coefficients, torch.randn_like(frames),
+                             importance_map, adaptive_kernel))
+
+    def each(run: Callable[..., object]) -> Callable[[], None]:
+        def timed() -> None:
+            for item in prepared:
+                run(*item)
+        return timed
+
+    def branches(tam, x, pooled, *_):
+        pooled = pooled.view(-1, tam.num_segments, pooled.shape[1]).transpose(1, 2)
+        if not training:
+            tam._local_branch(pooled), tam.G(pooled.reshape(-1, tam.num_segments))
+            return
+        pooled = pooled.detach().requires_grad_(True)
+        importance_map = tam._local_branch(pooled)
+        adaptive_kernel = tam.G(pooled.reshape(-1, tam.num_segments))
+        (importance_map.sum() + adaptive_kernel.sum()).backward()
+
+    timers = {
+        "squeeze (spatial mean)": each(lambda tam, x, *_: spatial_mean(x)),
+        "branches L and G" + (" (fwd+bwd)" if training else ""): each(branches),
+        "tap weights": each(lambda tam, x, pooled, frames, coefficients, grad, importance_map, adaptive_kernel:
+                            temporal_coefficients(adaptive_kernel, importance_map, tam.num_segments)),
+        # in training the op runs twice: in the forward and again in the backward (its output is not kept)
+        "temporal op" + (" x2 (forward, recomputed in backward)" if training else ""):
+            each(lambda tam, x, pooled, frames, coefficients, *_: [_shifted_multiply_add(frames, coefficients)
+                                                                    for _ in range(1 + training)]),
+    }
+    if training:
+        timers["dX (adjoint taps)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
+                                           _adaptive_temporal_conv_backward(frames, coefficients, grad, True, False))
+        timers["dC (per-tap dot products)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
+                                                   _adaptive_temporal_conv_backward(frames, coefficients, grad, False, True))
+        timers["squeeze backward (broadcast add)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
+                                                          grad.add_(pooled.view_as(grad[:, :, :, :1, :1])))
+    return timers
+
+
+def bench_breakdown(rounds: int, size: int = 224, num_segments: int = 8) -> dict:
+    """TAM's passes on the inputs of tanet_r50's 16 TAMs, as shares of tsn_r50's eval latency (fused path,
+    batch 1) and of its training step (batch 2, in the layout ``runtime.channels_last=auto`` picks)."""
+    torch.manual_seed(0)
+    results = {}
+    eval_clips = torch.randn(1, 3, num_segments, size, size)
+    fused = {name: prepare_for_inference(create_model(name, num_classes=400, num_segments=num_segments).eval(), "fused")
+             for name in ("tanet_r50", "tsn_r50")}
+    with torch.inference_mode():
+        passes = _pass_timers(_tam_inputs(fused["tanet_r50"], eval_clips), training=False)
+        medians = interleaved_rounds({**{f"{name} (whole model)": (lambda m=m: m(eval_clips)) for name, m in fused.items()},
+                                      **passes}, rounds, calls_per_round=2)
+    results["eval"] = _shares(medians, "tsn_r50 (whole model)")
+    channels_last, _ = training_layout("cpu", "none")
+    train_clips, labels = torch.randn(2, 3, num_segments, size, size), torch.tensor([1, 2])
+    models = {name: create_model(name, num_classes=400, num_segments=num_segments).train() for name in ("tanet_r50", "tsn_r50")}
+    if channels_last:
+        for model in models.values():
+            to_channels_last(model)
+    passes = _pass_timers(_tam_inputs(models["tanet_r50"], train_clips), training=True)
+    steps = {f"{name} (whole step)": sgd_training_step(model, train_clips, labels) for name, model in models.items()}
+    medians = interleaved_rounds({**steps, **passes}, rounds, calls_per_round=1)
+    results["train"] = _shares(medians, "tsn_r50 (whole step)")
+    results["train_layout"] = "channels_last" if channels_last else "default"
+    return results
+
+
+def _shares(medians: dict[str, list[float]], reference: str) -> dict[str, dict[str, float]]:
+    """Per candidate: median ms, and its share of the reference (per round, median and range)."""
+    return {name: {"ms": statistics.median(values) * 1e3,
+                   "share": ratios(values, medians[reference])} for name, values in medians.items()}
+
+
+def _print_breakdown(label: str, shares: dict[str, dict], reference: str) -> None:
+    print(f"    {label}: ms, and share of {reference} (median (range))")
+    passes_total = 0.0
+    for name, figures in shares.items():
+        whole = name.endswith(("(whole model)", "(whole step)"))
+        if not whole:
+            passes_total += statistics.median(figures["share"])
+        print(f"      {name:<44} {figures['ms']:9.1f}   {fmt_range([100 * v for v in figures['share']], 1)} %")
+    print(f"      {'sum of the passes above':<44} {'':9}   {100 * passes_total:.1f} %")
+
+
 def memory_probe(name: str) -> None:
     """Run in a child process: peak RSS growth of one training forward+backward."""
     torch.manual_seed(0)
@@ -171,14 +283,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--memory-probe", metavar="MODEL", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["tam", "latency", "train", "memory"], help="run one part")
+    parser.add_argument("--only", choices=["tam", "latency", "train", "memory", "breakdown"], help="run one part")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {machine_load()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, {machine_load()}")
     rounds = 3 if args.quick else 5
     results = {}
     if args.only in (None, "tam"):
@@ -202,6 +315,8 @@ def main() -> None:
         results["train"] = train = bench_train_step(rounds)
         print(f"(3b) training step (forward+backward+SGD), batch 2, 8x224x224 "
               f"(median (range) of {rounds} rounds x 2 interleaved calls; target <= 1.04)")
+        auto_layout, why = training_layout("cpu", "none")
+        print(f"    runtime.channels_last=auto picks {'channels_last' if auto_layout else 'the default layout'} here ({why})")
         for label, values in train["ratios"].items():
             print(f"    {label:<36} {fmt_range(values, 3)}")
         print("    ms: " + ", ".join(f"{k} {v:.0f}" for k, v in train["ms"].items()))
@@ -211,6 +326,13 @@ def main() -> None:
         print(f"    tanet_r50 / tsn_r50     {memory['tanet_over_tsn']:.3f}   (target <= 1.08)")
         print(f"    tsm_r50 / tsn_r50       {memory['tsm_over_tsn']:.3f}")
         print("    MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in memory["MiB"].items()))
+    if args.only in (None, "breakdown"):
+        results["breakdown"] = breakdown = bench_breakdown(rounds)
+        print(f"(5) where tanet_r50's time above tsn_r50 goes: TAM's passes on the inputs of its 16 TAMs "
+              f"({rounds} rounds, interleaved with the whole models)")
+        _print_breakdown("eval, batch 1, 8x224x224, fused path", breakdown["eval"], "tsn_r50 (whole model)")
+        _print_breakdown(f"training step, batch 2, 8x224x224, {breakdown['train_layout']} layout",
+                         breakdown["train"], "tsn_r50 (whole step)")
     print(f"done, {machine_load()}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

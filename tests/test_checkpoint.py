@@ -99,3 +99,24 @@ def test_load_state_checked_names_missing_unexpected_and_shape(tmp_path):
     assert "x.pt" in message and "missing keys: 1.bias" in message
     assert "unexpected keys: 2.weight" in message
     assert "0.weight (checkpoint (5, 3), model (4, 3))" in message
+
+
+def test_a_whole_pickled_model_is_named_for_what_it_is(tmp_path):
+    import tanet
+
+    path = tmp_path / "model.pt"
+    torch.save({"model": tanet.create_model("tsn_r18", num_classes=3, num_segments=2, width=0.125)}, path)
+    with pytest.raises(CheckpointError) as error:
+        tanet.load_model(path)
+    message = str(error.value)
+    assert "'model' entry is a pickled Python object (tanet.models.recognizer.VideoRecognizer)" in message
+    assert "model.state_dict()" in message and "expected a 'model'" not in message  # no self-contradiction
+
+
+def test_nonfinite_tensors_are_named():
+    from tanet.checkpoint import refuse_nonfinite
+
+    state = {"a": torch.zeros(2), "b": torch.tensor([1.0, float("inf")]), "n": torch.tensor(3)}
+    with pytest.raises(CheckpointError, match=r"x.pt: holds NaN/inf values in 1 of 3 .*\(e.g. b\)"):
+        refuse_nonfinite("x.pt", state.items())
+    refuse_nonfinite("y.pt", {"a": torch.ones(2)}.items())

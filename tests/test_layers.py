@@ -19,7 +19,9 @@ LAYERS = [
     ("tanet.data", 3),
     ("tanet.checkpoint", 4),
     ("tanet.interop", 5), ("tanet.factory", 5),
-    ("tanet", 5.5),  # the package root: the public facade over the layers below the engine
+    # the package root: the public facade; it imports the layers below the engine, and the engine only inside
+    # tanet.predict (test_import_tanet_loads_no_engine keeps `import tanet` light)
+    ("tanet", 7.9),
     ("tanet.engine", 6),
     ("tanet.analysis", 7),
     ("tanet.demo", 7.5),
@@ -80,6 +82,13 @@ def _modules_loaded_by(code: str) -> set[str]:
     out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"],
                          capture_output=True, text=True, check=True).stdout
     return set(out.split())
+
+
+def test_import_tanet_loads_no_engine():
+    loaded = _modules_loaded_by("import tanet")
+    assert not [m for m in loaded if m.split(".")[:2] in (["tanet", "engine"], ["tanet", "analysis"],
+                                                           ["tanet", "demo"], ["tanet", "cli"])]
+    assert "yaml" not in loaded
 
 
 def test_models_load_neither_the_engine_nor_yaml():

@@ -52,6 +52,8 @@ __all__ = [
     "extract_model_state",
     "strip_module_prefix",
     "load_state_checked",
+    "nonfinite_tensors",
+    "refuse_nonfinite",
 ]
 
 CHECKPOINT_FORMAT = "tanet-checkpoint"
@@ -327,11 +329,20 @@ def extract_model_state(checkpoint: Mapping[str, Any], source: Any = None) -> di
     / ``model_state`` wrapper (MMAction2, torchvision/timm training scripts), or a bare state dict."""
     if is_native_checkpoint(checkpoint):
         return dict(checkpoint["model"])
-    for key in ("state_dict", "model", "model_state"):
+    wrappers = ("state_dict", "model", "model_state")
+    for key in wrappers:
         if isinstance(checkpoint.get(key), Mapping):
             return dict(checkpoint[key])
     if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         return dict(checkpoint)
+    for key in wrappers:
+        value = checkpoint.get(key)
+        if value is not None:  # e.g. torch.save({"model": model}): a whole pickled module, not its weights
+            what = value._global_name if isinstance(value, _Inert) else type(value).__name__
+            raise CheckpointError(source, f"its {key!r} entry is a pickled Python object ({what}), not a state "
+                                          "dict of tensors; tanet reads weights only and never runs a file's code, "
+                                          "so it cannot rebuild that object: save the weights instead, "
+                                          f"torch.save({{{key!r}: model.state_dict()}}, FILE)")
     raise CheckpointError(source, "no model weights found (expected a 'model' or 'state_dict' "
                                   f"entry, or a bare state dict); top-level keys: {sorted(checkpoint)[:10]}")
 
@@ -376,3 +387,23 @@ def load_state_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
         raise CheckpointError(source, "weights do not fit the model; " + "; ".join(problems))
     model.load_state_dict({k: v for k, v in state_dict.items() if k in own}, strict=False)
     return missing
+
+
+def nonfinite_tensors(tensors: Iterable[tuple[str, torch.Tensor]]) -> tuple[list[str], int]:
+    """The names of the floating-point tensors holding NaN/inf, and how many tensors were looked at."""
+    bad, total = [], 0
+    for name, tensor in tensors:
+        total += 1
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad.append(name)
+    return bad, total
+
+
+def refuse_nonfinite(source: Any, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+    """A :class:`CheckpointError` when any weight or buffer holds NaN/inf (a diverged training): every
+    score such weights give, and every fine-tuning started from them, would be meaningless."""
+    bad, total = nonfinite_tensors(tensors)
+    if bad:
+        raise CheckpointError(source, f"holds NaN/inf values in {len(bad)} of {total} weight and buffer tensors "
+                                      f"(e.g. {', '.join(bad[:3])}): the training that wrote it diverged; use a "
+                                      "checkpoint of an earlier epoch")

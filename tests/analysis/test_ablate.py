@@ -60,7 +60,7 @@ def _base(tiny_sets, out: Path):
 
 def test_invalid_row_fails_before_training(tiny_sets, tmp_path):
     # ResNet-18's BasicBlock has no TA-Block style c
-    with pytest.raises(ConfigError, match=r"row 2 \(tam_position=c\).*no TAM position 'c'"):
+    with pytest.raises(ConfigError, match=r"row 2 \(tam_position=c\).*has no TA-Block style 'c'.*tanet_r26"):
         run_ablation(_base(tiny_sets, tmp_path), ["tam_position=b,c"], tmp_path / "abl")
     assert not (tmp_path / "abl" / "runs").exists()
 
@@ -173,3 +173,83 @@ def test_a_recipe_on_a_built_in_set_needs_no_lists(tmp_path, monkeypatch, capsys
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "tam_position=a" in lines[0] and "tam_position=b" in lines[1]
     assert not (tmp_path / "home" / "pretrain2d").exists()  # a dry run trains nothing
+
+
+# -- TA-Block styles a to d on the bottleneck family, and rows that cannot work --------------------------------
+
+
+def test_all_four_styles_on_r26_over_seeds(tiny_sets, tmp_path):
+    from tanet.analysis.ablate import ablation_claims
+
+    base = _base(tiny_sets, tmp_path)
+    base.model.name = "tanet_r26"
+    base.model.width = 0.0625
+    results = run_ablation(base, ["style=a,b,c,d"], tmp_path / "abl", seeds=2, jobs=2)
+    assert [(r.label, r.seed) for r in results] == [(f"tam_position={s}", seed) for s in "abcd" for seed in (0, 1)]
+    for result in results:  # each row trained the style it names, in every bottleneck
+        state = torch.load(result.checkpoint, weights_only=True)
+        assert state["model_config"]["name"] == "tanet_r26"
+        assert state["model_config"]["tam_position"] == result.overrides["tam_position"]
+        assert sum(key.endswith(".tam.G.0.weight") for key in state["model"]) == 8
+    # TAM's channels differ by style (d sees 4x the channels of b and c), so do the parameter counts
+    params = {r.label: r.params_m for r in results}
+    assert params["tam_position=b"] == params["tam_position=c"] < params["tam_position=d"]
+    summary = ablation_claims(results, base)["tam_position"]
+    assert summary["choice"] == "tam_position=b"  # the recipe's own value: the paper's model
+    assert [label for label, row in summary["rows"].items() if row["claim"] is not None] == \
+        ["tam_position=a", "tam_position=c", "tam_position=d"]
+
+
+def _result(label: str, seed: int, top1: float):
+    from tanet.analysis.ablation_results import AblationResult
+
+    key, value = label.split("=")
+    return AblationResult(sweep=key, label=label, overrides={key: value}, top1=top1, top5=100.0, mean_class_acc=top1,
+                          params_m=1.0, gflops=0.1, train_time_s=1.0, epochs=1, config_hash=label, run_dir="",
+                          checkpoint="", seed=seed)
+
+
+def test_the_paper_choice_is_the_recipes_own_value():
+    from tanet.analysis.ablation_tables import ablation_claims
+    from tanet.analysis.evidence import paired_difference
+
+    results = [_result(f"tam_position={style}", seed, top1)
+               for style, values in (("a", (50.0, 52.0, 51.0)), ("b", (60.0, 61.0, 63.0)), ("c", (55.0, 58.0, 54.0)))
+               for seed, top1 in enumerate(values)]
+    config = tiny_config()
+    assert ablation_claims(results, config)["tam_position"]["choice"] == "tam_position=b"  # the default recipe
+    config.model.temporal.tam_position = "c"  # a recipe that chose style c: the rows are compared with c
+    summary = ablation_claims(results, config)["tam_position"]
+    assert summary["choice"] == "tam_position=c" and summary["rows"]["tam_position=c"]["claim"] is None
+    claim = summary["rows"]["tam_position=a"]["claim"]
+    expected = paired_difference([50.0, 52.0, 51.0], [55.0, 58.0, 54.0])  # a − c, paired by seed
+    assert (claim.interval.low, claim.interval.high) == (expected.low, expected.high)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--grid", "style=a,b,c,d"], "ablation row 3 (tam_position=c): ResNet-18 (BasicBlock) has no TA-Block style 'c'"),
+    (["--grid", "style=a,b", "--set", "model.width=1e-6"], "smallest width that works for this model is 0.0625"),
+])
+def test_a_row_that_cannot_work_is_one_line_before_any_data(tmp_path, monkeypatch, capsys, arguments, message):
+    from tanet.cli import main
+
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
+    for recipe in ("demo", "demo_pretrained"):
+        assert main(["ablate", recipe, *arguments, "--out", str(tmp_path / "abl"), "--seeds", "3"]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and message in error[0]
+    if "style=a,b,c,d" in arguments:
+        assert "tanet_r26 or tanet_r50" in error[0]
+    assert not (tmp_path / "home").exists() and not (tmp_path / "abl").exists()  # nothing rendered, nothing written
+
+
+def test_runner_and_tables_do_not_import_each_other():
+    # issue 19: analysis/ablate.py <-> analysis/ablation_tables.py was an import circle (a TYPE_CHECKING import)
+    import ast
+
+    import tanet.analysis.ablation_tables as tables
+
+    tree = ast.parse(Path(tables.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "tanet.analysis.ablate" not in imported and "tanet.analysis.ablation_results" in imported

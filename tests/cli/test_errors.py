@@ -45,8 +45,10 @@ def test_a_misspelled_model_name_lists_the_close_ones(tiny_sets, tmp_path, capsy
 
 
 def test_missing_class_names_file(tiny_sets, tmp_path, capsys):
-    assert _train(tiny_sets, tmp_path, "--class-names", str(tmp_path / "nope.txt")) == 1
-    assert f"class-names file not found: {tmp_path / 'nope.txt'}" in _one_error_line(capsys)
+    # a path named on the command line that does not exist: a usage error, found before anything runs
+    assert _train(tiny_sets, tmp_path, "--class-names", str(tmp_path / "nope.txt")) == 2
+    assert f"--class-names {tmp_path / 'nope.txt'}: no such file or folder" in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_list_in_latin1_names_the_line(tiny_sets, tmp_path, capsys):

@@ -30,3 +30,38 @@ def test_info_says_where_the_file_must_be(tmp_path, monkeypatch, capsys):
     assert main(["weights", "info", "nope"]) == 2
     assert "unknown weights 'nope'" in capsys.readouterr().err
     assert main(["weights", "info"]) == 2
+
+
+def test_download_fetches_verifies_and_never_replaces_without_overwrite(tmp_path, monkeypatch, capsys):
+    import dataclasses
+    import hashlib
+
+    from tanet.interop import weights as weights_module
+    from utils.local_http import Served, serving
+
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
+    data = b"published weights " * 1000
+    with serving() as served:
+        served.files["w.pth"] = Served(data)
+        entry = dataclasses.replace(WEIGHTS["mmaction2_tsm_k400_8f"], name="tiny_cli", url=served.url("w.pth"),
+                                    file_name="w.pth", sha256_prefix=hashlib.sha256(data).hexdigest()[:8])
+        monkeypatch.setitem(weights_module.WEIGHTS, entry.name, entry)
+        assert main(["weights", "download", "tiny_cli", "--no-progress"]) == 0
+        cached = tmp_path / "home" / "weights" / "w.pth"
+        assert cached.read_bytes() == data and f"{cached} (SHA-256 checked)" in capsys.readouterr().out
+        copy = tmp_path / "copy.pth"
+        assert main(["weights", "download", "tiny_cli", "-o", str(copy), "--no-progress"]) == 0
+        assert copy.read_bytes() == data
+        copy.write_bytes(b"mine")
+        assert main(["weights", "download", "tiny_cli", "-o", str(copy), "--no-progress"]) == 2
+        assert "exists" in capsys.readouterr().err and copy.read_bytes() == b"mine"
+        assert main(["weights", "download", "tiny_cli", "-o", str(copy), "--overwrite", "--no-progress"]) == 0
+        assert copy.read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == ["copy.pth", "home"]
+        served.files["w.pth"] = Served(data + b"tampered")
+        assert main(["weights", "download", "tiny_cli", "-o", str(copy), "--overwrite", "--no-progress"]) == 1
+        assert "SHA-256" in capsys.readouterr().err and copy.read_bytes() == data  # the old file is kept
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.pth", "home"]
+    assert main(["weights", "download", "tam_k400_8f"]) == 1  # a web folder: by hand
+    assert "download it by hand" in capsys.readouterr().err
+    assert main(["weights", "download", "imagenet"]) == 2  # which depth?
+    assert "imagenet:resnetNN" in capsys.readouterr().err

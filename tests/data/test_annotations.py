@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pytest
+
+from tanet.errors import UsageError
 
 from tanet.data.annotations import (
     AnnotationError,
     folder_splits,
+    group_key,
     index_videos,
     kinetics400_classes,
     kinetics400_split,
@@ -120,3 +125,100 @@ def test_folder_with_train_val(tmp_path):
     assert classes == ["a", "b"]
     assert train.entries == [("train/a/1.mp4", 0), ("train/b/2.mp4", 1)]
     assert val.entries == [("val/b/3.mp4", 1)]
+
+
+def test_folder_skips_hidden_folders_and_files(tmp_path):
+    _touch(tmp_path / ".hidden" / "1.mp4")  # once class 0
+    _touch(tmp_path / "a" / "1.mp4")
+    _touch(tmp_path / "a" / "._1.mp4")  # a macOS resource fork beside the clip
+    _touch(tmp_path / "a" / "2.mp4")
+    _touch(tmp_path / "b" / "3.mp4")
+    _touch(tmp_path / "b" / "4.mp4")
+    classes, train, val = folder_splits(tmp_path, val_fraction=0.5)
+    assert classes == ["a", "b"]
+    assert sorted(train.entries + val.entries) == [("a/1.mp4", 0), ("a/2.mp4", 0), ("b/3.mp4", 1), ("b/4.mp4", 1)]
+
+
+def test_folder_skips_an_empty_class_folder_naming_it(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _touch(tmp_path / "notes" / "readme.txt")  # no video either
+    _touch(tmp_path / "walk" / "1.mp4")
+    messages = []
+    classes, train, _ = folder_splits(tmp_path, log=messages.append)
+    assert classes == ["walk"] and train.entries == [("walk/1.mp4", 0)]
+    assert [m.split(":")[0] for m in messages] == [f"skipped class folder {tmp_path / 'empty'}",
+                                                  f"skipped class folder {tmp_path / 'notes'}"]
+    (tmp_path / "walk" / "1.mp4").unlink()
+    with pytest.raises(AnnotationError, match="none of its 3 class folders holds a video file"):
+        folder_splits(tmp_path)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1])
+def test_folder_val_fraction_must_be_a_share(tmp_path, fraction):
+    _touch(tmp_path / "a" / "1.mp4")
+    with pytest.raises(UsageError, match=r"--val-fraction must be in \(0, 1\)"):
+        folder_splits(tmp_path, val_fraction=fraction)
+
+
+def test_folder_val_fraction_leaves_every_class_a_training_clip(tmp_path):
+    for name in ("a/1.mp4", "a/2.mp4", "b/1.mp4", "b/2.mp4", "b/3.mp4", "b/4.mp4", "c/1.mp4"):
+        _touch(tmp_path / name)
+    # a: round(2 * 0.6) = 1 to val, b: 2, c (one clip): none
+    _, train, val = folder_splits(tmp_path, val_fraction=0.6)
+    assert [sum(label == k for _, label in val.entries) for k in range(3)] == [1, 2, 0]
+    assert [sum(label == k for _, label in train.entries) for k in range(3)] == [1, 2, 1]
+    with pytest.raises(UsageError, match="--val-fraction 0.8 leaves class 'a' \\(2 clips\\) no training clip"):
+        folder_splits(tmp_path, val_fraction=0.8)  # a: round(1.6) = 2 of 2
+
+
+def test_group_key_is_the_first_group_else_the_whole_match():
+    assert group_key(re.compile(r"^(.*)_clip\d+"), "walk/v_walk_g01_clip03.mp4") == "v_walk_g01"
+    assert group_key(re.compile(r"^[a-z]+"), "a/src_01.mp4") == "src"
+    assert group_key(re.compile(r"^(.*)_clip\d+"), "a/other.mp4") is None
+
+
+def _sources(tmp_path):
+    """Class a: sources s1 (3 clips), s2 (3), s3 (2); class b: t1, t2, t3 (2 each); x (2 clips, one in
+    each class: one source across classes); b/loose.mp4 matches no pattern."""
+    clips = [f"a/s{s}_clip{c}.mp4" for s, n in ((1, 3), (2, 3), (3, 2)) for c in range(n)]
+    clips += [f"b/t{s}_clip{c}.mp4" for s in (1, 2, 3) for c in range(2)]
+    clips += ["a/x_clip0.mp4", "b/x_clip1.mp4", "b/loose.mp4"]
+    for clip in clips:
+        _touch(tmp_path / clip)
+    return clips
+
+
+def test_group_by_keeps_each_source_on_one_side(tmp_path):
+    _sources(tmp_path)
+    pattern = re.compile(r"^(.*)_clip\d+")
+
+    def source(path):
+        return group_key(pattern, path) or path
+
+    splits = set()
+    for seed in range(6):
+        messages = []
+        _, train, val = folder_splits(tmp_path, val_fraction=0.25, seed=seed, group_by=pattern.pattern,
+                                      log=messages.append)
+        train_sources = {source(path) for path, _ in train.entries}
+        val_sources = {source(path) for path, _ in val.entries}
+        assert not train_sources & val_sources
+        assert len(train.entries) + len(val.entries) == 17
+        # a: 9 clips, target round(2.25) = 2; b: 8 clips, 2: each class has clips on both sides
+        for label in (0, 1):
+            assert any(lab == label for _, lab in val.entries) and any(lab == label for _, lab in train.entries)
+        # 7 named sources (s1-s3, t1-t3, x) + b/loose.mp4 on its own = 8 groups
+        assert train.num_groups + val.num_groups == 8 and train.num_groups == len(train_sources)
+        assert messages == [f"--group-by: 16 of 17 file names matched (1 unmatched: each a group of its own); "
+                            f"{train.num_groups} groups to train, {val.num_groups} to val"]
+        assert folder_splits(tmp_path, val_fraction=0.25, seed=seed, group_by=pattern.pattern)[2] == val
+        splits.add(tuple(val.entries))
+    assert len(splits) > 1  # the seed draws the split
+
+
+def test_group_by_that_matches_no_name_is_an_error(tmp_path):
+    _sources(tmp_path)
+    with pytest.raises(UsageError, match=r"--group-by '\^clip_\(\\d\+\)' matches none of the 17 file names"):
+        folder_splits(tmp_path, val_fraction=0.25, group_by=r"^clip_(\d+)")
+    with pytest.raises(UsageError, match="is not a regular expression"):
+        folder_splits(tmp_path, group_by="(")

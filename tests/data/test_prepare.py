@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import pytest
 from tanet.cli import main
 from tanet.data import count_frames, read_frames, read_list
 from tanet.data.extract import DONE_MARKER, extract_frames, ffmpeg_executable
+
+from utils.processes import children, running
 
 from .conftest import decode_all, synthetic_frames, write_video
 
@@ -105,7 +106,7 @@ def test_check_videos(tmp_path, mp4_video, capsys):
         assert f"list.txt:{line}: " in printed and name in printed
     assert "good.mp4" not in printed
     clean = tmp_path / "clean.txt"
-    assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "2", "--write-clean", str(clean), "--full"]) == 0
+    assert main(["check-videos", "--list", str(list_file), "--root", str(tmp_path), "--workers", "2", "-o", str(clean), "--full"]) == 0
     assert clean.read_text() == "good.mp4 0\ngood.mp4 4\n"
 
 
@@ -133,24 +134,6 @@ def test_extracting_again_with_other_options_redoes_the_folder(tmp_path, mp4_vid
     assert (folder / "0001.jpg").read_bytes() != b"sentinel"
 
 
-def _children(pid):
-    kids = set()
-    try:
-        for task in (Path("/proc") / str(pid) / "task").iterdir():
-            kids |= {int(p) for p in (task / "children").read_text().split()}
-    except FileNotFoundError:  # it has just ended
-        pass
-    return kids
-
-
-def _running(pid):
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended (a container's init may never reap it)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("extractor", EXTRACTORS)
@@ -166,36 +149,57 @@ def test_prepare_workers_die_with_it(tmp_path, extractor):
     workers = set()
     try:
         deadline = time.time() + 120
-        while not (len(_children(prepare.pid)) >= 2 and list((tmp_path / "frames").rglob("*.jpg"))):
+        while not (len(children(prepare.pid)) >= 2 and list((tmp_path / "frames").rglob("*.jpg"))):
             assert prepare.poll() is None and time.time() < deadline, "the extraction never started"
             time.sleep(0.02)
-        workers = _children(prepare.pid)
+        workers = children(prepare.pid)
         for pid in list(workers):  # and what they started (ffmpeg)
-            if _running(pid):
-                workers |= _children(pid)
+            if running(pid):
+                workers |= children(pid)
         os.kill(prepare.pid, signal.SIGKILL)  # the user's kill -9, mid-extraction
         prepare.wait()
         deadline = time.time() + 10
-        while any(_running(pid) for pid in workers) and time.time() < deadline:
+        while any(running(pid) for pid in workers) and time.time() < deadline:
             time.sleep(0.05)
-        assert not [pid for pid in workers if _running(pid)]
+        assert not [pid for pid in workers if running(pid)]
     finally:
         for pid in workers:
-            if _running(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_check_videos_can_clean_a_list_in_place(tmp_path, mp4_video, capsys):
+def test_check_videos_never_replaces_its_list_and_an_existing_file_only_with_overwrite(tmp_path, mp4_video, capsys):
     import shutil
 
     shutil.copy(mp4_video, tmp_path / "good.mp4")
     (tmp_path / "empty.mp4").write_bytes(b"")
-    list_file = tmp_path / "list.txt"
-    list_file.write_text("good.mp4 0\nempty.mp4 1\ngood.mp4 2\n")
-    assert main(["check-videos", str(list_file), "--root", str(tmp_path), "--workers", "1",
-                 "--write-clean", str(list_file)]) == 0
-    assert list_file.read_text() == "good.mp4 0\ngood.mp4 2\n"
+    list_file, clean = tmp_path / "list.txt", tmp_path / "clean.txt"
+    original = "good.mp4 0\nempty.mp4 1\ngood.mp4 2\n"
+    list_file.write_text(original)
+    check = ["check-videos", "--list", str(list_file), "--root", str(tmp_path), "--workers", "1"]
+    # the input list itself: refused, even with --overwrite (the old --write-clean spelling too)
+    for flags in (["-o", str(list_file), "--overwrite"], ["--write-clean", str(list_file)]):
+        assert main([*check, *flags]) == 2
+        assert "is also an input of this command" in capsys.readouterr().err
+        assert list_file.read_text() == original
+    clean.write_text("mine\n")
+    assert main([*check, "--out", str(clean)]) == 2  # an existing file, before anything is checked
+    err = capsys.readouterr().err
+    assert f"--out {clean} exists" in err and "--overwrite" in err and "readable" not in err
+    assert clean.read_text() == "mine\n"
+    assert main([*check, "--out", str(clean), "--overwrite"]) == 0
+    assert clean.read_text() == "good.mp4 0\ngood.mp4 2\n"
     assert "wrote 2 entries" in capsys.readouterr().err
+    assert list_file.read_text() == original
+
+
+def test_check_videos_takes_its_list_once(tmp_path, capsys):
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("a.mp4 0\n")
+    assert main(["check-videos", str(list_file), "--list", str(list_file)]) == 2
+    assert "give the list once" in capsys.readouterr().err
+    assert main(["check-videos"]) == 2
+    assert "--list LIST" in capsys.readouterr().err
 
 
 def test_check_videos_notices_a_gap_in_a_frame_folder(tmp_path, mp4_video, capsys):
@@ -209,3 +213,58 @@ def test_check_videos_notices_a_gap_in_a_frame_folder(tmp_path, mp4_video, capsy
     printed = capsys.readouterr().out
     assert "frames.txt:1: " in printed and "img_00010.jpg is missing" in printed
     assert "whole" not in printed
+
+
+def _clip_folder(root, clips):
+    for clip in clips:
+        (root / clip).parent.mkdir(parents=True, exist_ok=True)
+        (root / clip).write_bytes(b"x")  # prepare --format folder lists files; it does not decode them
+    return root
+
+
+def test_prepare_folder_refuses_to_replace_a_prepared_set_without_overwrite(tmp_path, capsys):
+    root = _clip_folder(tmp_path / "clips", ["a/1.mp4", "a/2.mp4", "b/3.mp4", "b/4.mp4"])
+    out = tmp_path / "lists"
+    prepare = ["prepare", "--format", "folder", "--root", str(root), "--out", str(out), "--val-fraction", "0.5"]
+    assert main(prepare) == 0
+    lists = {name: (out / name).read_text() for name in ("train.txt", "val.txt", "classes.txt")}
+    (out / "missing.txt").write_text("val gone.mp4\n")  # as an earlier preparation left it
+    capsys.readouterr()
+    assert main([*prepare, "--seed", "3"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"tanet prepare: error: --out {out / 'classes.txt'} exists; choose another path, or pass "
+                    "--overwrite to replace it")
+    assert {name: (out / name).read_text() for name in lists} == lists
+    assert main([*prepare, "--overwrite"]) == 0
+    assert {name: (out / name).read_text() for name in lists} == lists  # the same seed: the same split
+    assert not (out / "missing.txt").exists()  # nothing is missing now: the stale file went
+
+
+def test_prepare_folder_validates_val_fraction_and_folder_only_flags(tmp_path, capsys):
+    root = _clip_folder(tmp_path / "clips", ["a/1.mp4", "a/2.mp4"])
+    out = tmp_path / "lists"
+    assert main(["prepare", "--format", "folder", "--root", str(root), "--out", str(out), "--val-fraction", "1.5"]) == 2
+    assert "--val-fraction must be in (0, 1)" in capsys.readouterr().err
+    assert not out.exists()
+    (tmp_path / "train.csv").write_text("label,youtube_id,time_start,time_end,split\n")
+    assert main(["prepare", "--format", "kinetics400", "--root", str(root), "--train-annotations",
+                 str(tmp_path / "train.csv"), "--out", str(out), "--group-by", "^(.*)_clip"]) == 2
+    assert "--group-by: only for --format folder" in capsys.readouterr().err
+
+
+def test_prepare_folder_groups_clips_of_one_source_and_says_how(tmp_path, capsys):
+    clips = [f"{cls}/{cls}{source}_clip{i}.mp4" for cls in ("walk", "run") for source in range(4) for i in range(3)]
+    root = _clip_folder(tmp_path / "clips", [*clips, ".hidden/x_clip0.mp4", "empty/.keep"])
+    out = tmp_path / "lists"
+    assert main(["prepare", "--format", "folder", "--root", str(root), "--out", str(out), "--val-fraction", "0.25",
+                 "--group-by", r"^(.*)_clip\d+", "--seed", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped class folder {root / 'empty'}: no video files" in err
+    assert "--group-by: 24 of 24 file names matched; 6 groups to train, 2 to val" in err
+    assert "train.txt: 18 entries from 6 source groups" in err and "val.txt: 6 entries from 2 source groups" in err
+    assert (out / "classes.txt").read_text() == "run\nwalk\n"  # not .hidden, not empty
+
+    def sources(name):
+        return {line.split("/")[1].split("_clip")[0] for line in (out / name).read_text().splitlines()}
+
+    assert not sources("train.txt") & sources("val.txt") and len(sources("val.txt")) == 2

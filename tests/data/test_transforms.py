@@ -83,6 +83,19 @@ def test_normalize_by_hand():
     assert torch.allclose(normalize(clip.float() / 255), out, atol=1e-5)
 
 
+def test_normalize_moves_every_pixel_to_its_channel_and_frame():
+    """Distinct values per frame, channel and pixel, in the channels-last memory the resize gives:
+    out[c, t] is frame t's channel c, normalised (a float64 formula as the reference)."""
+    frames = torch.randint(0, 256, (3, 5, 7, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    clip = frames.permute(0, 3, 1, 2)  # (T, 3, H, W), channels-last in memory
+    out = normalize(clip)
+    assert out.shape == (3, 3, 5, 7) and out.is_contiguous()
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(3, 1, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(3, 1, 1, 1)
+    expected = (frames.permute(3, 0, 1, 2).double() / 255 - mean) / std
+    assert torch.allclose(out.double(), expected, atol=1e-5)
+
+
 def test_train_transform_shares_one_draw_across_frames():
     one = _frames(t=1)
     frames = one.repeat(6, 1, 1, 1)  # six identical frames

@@ -45,6 +45,7 @@ def test_tensorboard_missing_is_one_line(tmp_path, monkeypatch, capsys):
     assert "pip install 'tanet[tensorboard]'" in TENSORBOARD_MISSING
     RunLogger(tmp_path, enabled=True, tensorboard=False).close()
     RunLogger(tmp_path, enabled=False, tensorboard=True).close()  # other ranks say nothing
+    RunLogger(tmp_path, enabled=True, tensorboard="auto").close()  # the default: used when installed, else quiet
     assert capsys.readouterr().err == ""
 
 
@@ -77,5 +78,6 @@ def test_plot_compares_runs(tmp_path, capsys):
         assert main(["plot", *map(str, runs), "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == PNG
     assert "epochs: tanet 3, tsn 2" in capsys.readouterr().out
-    assert main(["plot", str(tmp_path / "nothing"), "--out", str(out)]) == 1
+    (tmp_path / "nothing").mkdir()
+    assert main(["plot", str(tmp_path / "nothing"), "--out", str(out), "--overwrite"]) == 1
     assert "nothing: no training log here" in capsys.readouterr().err

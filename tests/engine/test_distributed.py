@@ -97,13 +97,24 @@ def test_select_device_cuda_takes_the_local_ranks_gpu(monkeypatch):
 
 @pytest.mark.parametrize("spec, message", [
     ("cuda", "sees no CUDA GPU"), ("cuda:0", "sees no CUDA GPU"), ("gpu", "unknown device 'gpu'"),
+    ("mps", "device 'mps' is not supported"), ("xpu", "device 'xpu' is not supported"),
 ])
-def test_select_device_refuses_what_cannot_run(monkeypatch, spec, message):
+def test_select_device_refuses_what_cannot_run_naming_what_can(monkeypatch, spec, message):
     from tanet.engine.distributed import select_device
-    from tanet.errors import TanetError
+    from tanet.errors import UsageError
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(TanetError, match=message):
+    with pytest.raises(UsageError, match=message) as caught:  # exit code 2 on the command line
         select_device(spec, _dist_info())
+    assert str(caught.value).endswith("available here: auto, cpu")
+
+
+def test_device_mps_on_the_command_line_is_one_line(capsys, tmp_path):
+    from tanet.cli import main
+    assert main(["train", "cpu_tiny", "--device", "mps", "--out", str(tmp_path / "run")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("tanet train: error: device 'mps' is not supported (tanet runs on cpu and cuda); "
+                           "available here: auto, cpu")  # (then cuda, cuda:0, ... where there are GPUs)
+    assert not (tmp_path / "run").exists()
 
 
 def test_select_device_refuses_a_missing_gpu_index(monkeypatch):
@@ -111,7 +122,7 @@ def test_select_device_refuses_a_missing_gpu_index(monkeypatch):
     from tanet.errors import TanetError
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    with pytest.raises(TanetError, match="only 1 CUDA GPU"):
+    with pytest.raises(TanetError, match="only 1 CUDA GPU.*available here: auto, cpu, cuda, cuda:0"):
         select_device("cuda:3", _dist_info())
 
 

@@ -110,3 +110,30 @@ def test_table_and_png(tmp_path):
     assert "75.00" in text and "demo" in text
     path = save_confusion_png(torch.tensor([[2, 0], [1, 1]]), tmp_path / "c.png", ["a", "b"])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_confusion_figure_writes_each_cells_count():
+    import matplotlib.pyplot as plt
+
+    from tanet.engine.evaluation import confusion_figure
+
+    confusion = torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 7]])
+    fig = confusion_figure(confusion, ["a", "b", "c"])
+    texts = [(round(t.get_position()[1]), round(t.get_position()[0]), t.get_text()) for t in fig.axes[0].texts]
+    plt.close(fig)
+    assert sorted(texts) == [(row, column, str(int(confusion[row, column]))) for row in range(3) for column in range(3)]
+
+
+def test_per_class_accuracy_by_hand_and_top5_left_out_of_the_table():
+    from tanet.engine.evaluation import format_per_class, per_class_accuracy
+
+    rows = per_class_accuracy(torch.tensor([[3, 1], [0, 0]]), ["left", "right"])
+    assert rows == [{"name": "left", "videos": 4, "correct": 3, "accuracy": 75.0},
+                    {"name": "right", "videos": 0, "correct": 0, "accuracy": None}]
+    table = format_per_class(rows)
+    assert "left" in table and "75.0" in table and table.splitlines()[-1].split()[-1] == "-"
+    many = per_class_accuracy(torch.diag(torch.arange(1, 41)) + 1)
+    assert "the 30 least accurate of 40 classes" in format_per_class(many)
+    metrics = metrics_from_counts(torch.tensor([[2, 0], [1, 1]]), top5_hits=4)
+    assert "top-5" in format_metrics_table(metrics)
+    assert "top-5" not in format_metrics_table({**metrics, "top5": None})

@@ -136,3 +136,107 @@ def test_published_weights_by_name_are_verified_and_fine_tuned_from(tiny_videos,
     assert "classifier re-initialised: the checkpoint has 6 classes, this run 4" in capsys.readouterr().out
     history = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(history) == 1
+
+
+def _tam_keys(state):
+    return [key for key in state if ".tam." in key]
+
+
+@pytest.mark.parametrize("source_name,layout", [("tsn_r18", "native"), ("tsm_r18", "mmaction2")])
+def test_another_family_loads_its_backbone_with_init_partial(tmp_path, source_name, layout):
+    from tanet.engine.finetune import describe_init, init_from_checkpoint
+
+    source = _source_model(source_name, num_classes=4)
+    if layout == "native":
+        path = _save_native(source, tmp_path / "source.pt")
+    else:
+        path = tmp_path / "epoch_20.pth"
+        torch.save({"state_dict": write_mmaction2_layout(source.state_dict(), shift=True)}, path)
+    torch.manual_seed(3)
+    model = tanet.create_model("tanet_r18", num_classes=4, **ARCH)
+    fresh_tams = {key: value.clone() for key, value in model.state_dict().items() if ".tam." in key}
+    with pytest.raises(CheckpointError, match="--init-partial"):  # another family: only when asked for
+        init_from_checkpoint(model, path)
+    report = init_from_checkpoint(model, path, partial=True)
+    state = model.state_dict()
+    assert _same(source.state_dict(), {key: value for key, value in state.items() if ".tam." not in key})
+    assert all(torch.equal(state[key], value) for key, value in fresh_tams.items())  # left at their init
+    assert sorted(report.left_at_init) == sorted(fresh_tams) and not report.classifier_reset
+    line = describe_init(report, 4)
+    assert f"init from {path} ({layout} layout, {source_name}, --init-partial): 2D backbone loaded" in line
+    assert "fresh: the TAMs of 8 blocks (layer1.0, layer1.1, layer2.0, layer2.1, ...;" in line
+    assert "classifier loaded too" in line
+    built = tanet.create_model("tanet_r18", num_classes=4, **ARCH, init_from=path, init_partial=True)  # the library
+    assert _same(source.state_dict(), {k: v for k, v in built.state_dict().items() if ".tam." not in k})
+
+
+def test_a_tanet_into_a_tsm_leaves_its_tams_out_and_says_so(tmp_path):
+    from tanet.engine.finetune import describe_init, init_from_checkpoint
+
+    source = _source_model("tanet_r18", num_classes=7)
+    path = _save_native(source, tmp_path / "tanet.pt")
+    model = tanet.create_model("tsm_r18", num_classes=4, **ARCH)
+    report = init_from_checkpoint(model, path, partial=True)
+    assert _same({k: v for k, v in _backbone(source.state_dict()).items() if ".tam." not in k}, model.state_dict())
+    line = describe_init(report, 4)
+    assert "2D backbone loaded; not used: the TAMs of 8 blocks" in line
+    assert "classifier re-initialised: the checkpoint has 7 classes, this run 4" in line
+    # the backbone itself must fit: another width is still refused
+    with pytest.raises(CheckpointError, match=r"width 0.125 \(the run: 0.25\)"):
+        init_from_checkpoint(tanet.create_model("tsm_r18", num_classes=4, num_segments=4, width=0.25), path,
+                             partial=True)
+
+
+def test_a_bare_state_dict_is_settled_by_the_runs_model(tmp_path):
+    from tanet.engine.finetune import init_from_checkpoint
+
+    source = _source_model("tsm_r18", num_classes=4)
+    path = tmp_path / "bare.pt"
+    torch.save(source.state_dict(), path)  # no record of TSM, nor of its 4 frames
+    model = tanet.create_model("tsm_r18", num_classes=4, num_segments=4, width=0.125)
+    init_from_checkpoint(model, path)  # the run names tsm_r18, one of the file's candidates: nothing guessed
+    assert _same(source.state_dict(), model.state_dict())
+    with pytest.raises(CheckpointError, match="its name is tsn_r18 or tsm_r18, the run's 'tanet_r18'"):
+        init_from_checkpoint(tanet.create_model("tanet_r18", num_classes=4, **ARCH), path)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused(tiny_videos, tmp_path):
+    source = _source_model("tanet_r18", num_classes=4)
+    with torch.no_grad():
+        source.backbone.layer2[0].conv1.weight[0, 0, 0, 0] = float("nan")
+    path = _save_native(source, tmp_path / "diverged.pt", class_names=tiny_videos.class_names)
+    with pytest.raises(CheckpointError, match=r"diverged\.pt: holds NaN/inf values in 1 of .*layer2\.0\.conv1"):
+        Trainer(tiny_config(tiny_videos, tmp_path / "run", f"model.init_from={path}"))
+    with pytest.raises(CheckpointError, match="NaN/inf"):
+        tanet.create_model("tanet_r18", num_classes=4, **ARCH, init_from=path)
+
+
+def test_the_command_lines_weight_source_replaces_the_recipes():
+    from tanet.engine.finetune import command_line_source
+
+    assert command_line_source({"pretrained": "imagenet"}, {"init_from": "x.pt"}) == (
+        ["model.pretrained=null"], "--init-from x.pt replaces the recipe's model.pretrained (imagenet)")
+    assert command_line_source({"init_from": "y.pt"}, {"pretrained": "scratch"}) == (
+        ["model.init_from=null"], "--pretrained scratch replaces the recipe's model.init_from (y.pt)")
+    # scratch beside a video checkpoint only says "no 2D file"
+    assert command_line_source({"pretrained": "imagenet"}, {"init_from": "x.pt", "pretrained": "scratch"}) == (
+        ["model.pretrained=null"], None)
+    assert command_line_source({"pretrained": "scratch"}, {"weights": "tam_k400_8f"}) == ([], None)
+    assert command_line_source({"pretrained": "a.pth"}, {}) == ([], None)
+
+
+def test_train_init_partial_starts_a_tanet_from_a_tsn_run(tiny_videos, tmp_path, capsys):
+    """issue 20: a TSN checkpoint into a TANet with fresh TAMs, from the command line (--init-partial)."""
+    source = _source_model("tsn_r18", num_classes=4)
+    path = _save_native(source, tmp_path / "tsn.pt", list(tiny_videos.class_names))
+    flags = ["train", str(CONFIGS / "cpu_tiny.yaml"), "--root", str(tiny_videos.root), "--train-list",
+             str(tiny_videos.train_list), "--class-names", str(tiny_videos.classes_file), "--epochs", "1",
+             "--init-from", str(path), "--no-progress", "--set", "optim.lr=1e-9", "runtime.max_steps_per_epoch=1"]
+    assert main([*flags, "--out", str(tmp_path / "refused")]) == 1
+    assert "--init-partial" in capsys.readouterr().err
+    assert main([*flags, "--out", str(tmp_path / "run"), "--init-partial"]) == 0
+    assert "2D backbone loaded" in capsys.readouterr().out
+    trained = load_checkpoint_file(tmp_path / "run" / "last.pt")["model"]
+    assert _tam_keys(trained)  # the TANet's TAMs, fresh
+    assert torch.allclose(trained["backbone.layer1.0.conv1.weight"], source.state_dict()["backbone.layer1.0.conv1.weight"],
+                          atol=1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,6 +138,12 @@ def test_a_long_video_gets_a_timeline(tiny_videos, tiny_checkpoint, tmp_path, ca
         assert reader.num_frames == 120 and reader.fps == pytest.approx(10)
         labelled = reader.read([0]).numpy()
     assert labelled[0, :3].mean() < 40  # the label band (black, white text) is drawn over the top rows
+    # a second run never replaces the first one's drawings: its own get the next number
+    first = strip.read_bytes()
+    assert main(["predict", str(long_video), "--checkpoint", str(tiny_checkpoint), "--long-video", "10",
+                 "--window", "4", "--strip", str(tmp_path / "strips"), "--no-progress"]) == 0
+    assert strip.read_bytes() == first and (tmp_path / "strips" / "long-2.timeline.png").exists()
+    capsys.readouterr()
     # a short video gets no timeline by default
     [short] = predict_videos([_val_videos(tiny_videos, 1)[0]], tiny_checkpoint)
     assert short.timeline is None
@@ -146,3 +153,89 @@ def test_bad_output_name_is_a_usage_error(tiny_videos, tiny_checkpoint, capsys):
     video = _val_videos(tiny_videos, 1)[0]
     assert main(["predict", str(video), "--checkpoint", str(tiny_checkpoint), "--out", "x.txt"]) == 2
     assert "--out x.txt: write .json or .csv" in capsys.readouterr().err
+
+
+def test_progress_bar_and_command_line_rules(tiny_videos, tiny_checkpoint, tmp_path, capsys):
+    video = _val_videos(tiny_videos, 1)[0]
+    base = ["predict", str(video), "--checkpoint", str(tiny_checkpoint)]
+    assert main(base) == 0
+    assert "predict" in capsys.readouterr().err  # the bar (stderr; stdout keeps the predictions)
+    assert main([*base, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+    out = tmp_path / "p.json"
+    out.write_text("mine")
+    assert main([*base, "--out", str(out), "--no-progress"]) == 2 and out.read_text() == "mine"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*base, "--out", str(out), "--no-progress", "--overwrite"]) == 0 and out.read_text() != "mine"
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "typo.mp4"), "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert f"{tmp_path / 'typo.mp4'}: no such file or folder" in capsys.readouterr().err
+    assert main(["predict", str(video), "--checkpoint", str(tmp_path / "typo.pt")]) == 2
+
+
+def test_a_bare_state_dict_is_predicted_once_its_architecture_is_named(tiny_videos, tmp_path, capsys):
+    import tanet
+    from interop.conftest import randomise
+
+    torch.manual_seed(0)
+    model = randomise(tanet.create_model("tsm_r18", num_classes=4, num_segments=4, width=0.125))
+    bare = tmp_path / "state.pth"
+    torch.save(model.state_dict(), bare)
+    video = _val_videos(tiny_videos, 1)[0]
+    assert main(["predict", str(video), "--checkpoint", str(bare), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "tsn_r18 or tsm_r18" in error and "--model tsn_r18|tsm_r18" in error and "--segments T" in error
+    [prediction] = predict_videos([video], bare, model="tsm_r18", num_segments=4, topk=4)
+    setup = load_for_eval(bare, name="tsm_r18", num_segments=4)
+    clip, _ = build_eval_dataset(setup, [VideoRecord(str(video), 0)], check_labels=False).load(0)
+    with torch.no_grad():
+        expected = model.eval()(clip.unsqueeze(0))[0].softmax(0)
+    assert prediction.probabilities == pytest.approx(expected.topk(4).values.tolist(), abs=1e-5)
+
+
+def test_tanet_predict_on_a_model_in_memory_matches_the_command_on_its_checkpoint(tiny_videos, tiny_checkpoint,
+                                                                                    monkeypatch, capsys):
+    import tanet
+    from tanet.engine import builders
+    from tanet.interop import loading
+
+    videos = _val_videos(tiny_videos, 3)
+    assert main(["predict", *map(str, videos), "--checkpoint", str(tiny_checkpoint), "--json", "--no-progress",
+                 "--topk", "4"]) == 0
+    expected = {entry["video"]: entry["top"] for entry in json.loads(capsys.readouterr().out)}
+    model, _ = tanet.load_model(tiny_checkpoint)
+    model.train()  # e.g. in the middle of a training script
+    state_before = {key: value.clone() for key, value in model.state_dict().items()}
+
+    def no_file(*args, **kwargs):
+        raise AssertionError("a model in memory must not be loaded again")
+
+    monkeypatch.setattr(loading, "read_checkpoint", no_file)
+    monkeypatch.setattr(builders, "load_for_eval", no_file)
+    predictions = tanet.predict(model, [str(v) for v in videos], topk=4)
+    assert model.training and all(torch.equal(state_before[k], v) for k, v in model.state_dict().items())
+    for prediction in predictions:
+        top = expected[prediction.video]
+        assert prediction.names == [t["name"] for t in top] and prediction.labels == [t["label"] for t in top]
+        assert prediction.probabilities == pytest.approx([t["probability"] for t in top], abs=1e-4)
+        assert set(prediction.names) <= set(tiny_videos.class_names)  # the record's class names
+    # the record is what made them agree: the same weights without it preprocess with the defaults (224 px)
+    bare = tanet.create_model(**model.model_config)
+    bare.load_state_dict(model.state_dict())
+    [other] = tanet.predict(bare, str(videos[0]), topk=4)
+    assert other.names[0].startswith("class_")
+    assert other.probabilities != pytest.approx(predictions[0].probabilities, abs=1e-4)
+    with pytest.raises(ValueError, match="a model in memory has its architecture"):
+        tanet.predict(model, str(videos[0]), num_segments=8)
+
+
+def test_tanet_predict_on_a_checkpoint_file_and_a_folder(tiny_videos, tiny_checkpoint, tmp_path):
+    import tanet
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for video in _val_videos(tiny_videos, 2):
+        shutil.copy(video, folder / video.name)
+    predictions = tanet.predict(tiny_checkpoint, folder, topk=2)
+    assert [Path(p.video).name for p in predictions] == sorted(v.name for v in _val_videos(tiny_videos, 2))
+    assert all(p.status == "ok" and len(p.names) == 2 for p in predictions)

@@ -146,3 +146,46 @@ def test_print_resolved_shows_every_value_with_its_reason(tiny_videos, tmp_path,
     assert "crop 24 from short side 27 (size * 256 // 224)" in out
     assert yaml.safe_load(out[out.index("model:"):])["data"]["scale_size"] == 27
     assert not (tmp_path / "runs").exists()  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.name=tanet_r81", "unknown model 'tanet_r81'"),
+    ("model.width=1e-6", "the smallest width that works for this model is 0.0625"),
+    ("model.temporal.tam_position=c", "style c"),
+])
+def test_an_impossible_architecture_is_refused_before_data_is_rendered(tmp_path, monkeypatch, capsys, override,
+                                                                       message):
+    from tanet.cli import main
+
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
+    assert main(["train", "demo", "--out", str(tmp_path / "run"), "--set", override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "home").exists() and not (tmp_path / "run").exists()  # nothing rendered, nothing written
+
+
+def test_workers_auto_leaves_the_training_process_one_core(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    resolved = _resolved("data.num_workers=auto")
+    assert resolved.config.data.num_workers == 5
+    assert resolved.derived["data.num_workers"] == "auto: 6 cores here, one kept for training"
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert _resolved("data.num_workers=auto").config.data.num_workers == 0  # one core: load in the main process
+    assert _resolved("data.num_workers=3").config.data.num_workers == 3
+    with pytest.raises(ConfigError, match="data.num_workers must be >= 0 or auto"):
+        _resolved("data.num_workers=-1")
+
+
+def test_the_official_linear_lr_multipliers_only_when_the_model_starts_pretrained():
+    scratch = _resolved()
+    assert scratch.config.optim.linear_lr_policy == "none"
+    assert scratch.derived["optim.linear_lr_policy"] == "from scratch: no pretrained layer to outpace"
+    pretrained = _resolved("model.pretrained=resnet50.pth")
+    assert pretrained.config.optim.linear_lr_policy == "official"
+    assert _resolved("model.init_from=k400.pt").config.optim.linear_lr_policy == "official"
+    # a recipe that names its policy keeps it (the official recipes say official)
+    assert _resolved("optim.linear_lr_policy=official").config.optim.linear_lr_policy == "official"
+    assert resolve_training(load_config("tanet_r50_sthv1_8x", ["data.class_names=null"]), num_classes=4) \
+        .config.optim.linear_lr_policy == "official"

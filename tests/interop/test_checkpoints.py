@@ -157,10 +157,17 @@ def test_convert_class_name_override_and_error_exit(tmp_path, capsys):
 
     assert main(["convert", str(foreign), str(out), "--class-names", str(names)]) == 0
     assert torch.load(out, weights_only=True)["class_names"][4] == "action 4"
+    # the written file is never replaced unless asked, and the input never
+    written = out.read_bytes()
+    assert main(["convert", str(foreign), str(out)]) == 2
+    assert f"OUT {out} exists" in capsys.readouterr().err and out.read_bytes() == written
+    assert main(["convert", str(foreign), "--out", str(foreign), "--overwrite"]) == 2
+    assert "is also an input" in capsys.readouterr().err
     # a wrong class count, and a file that is not a checkpoint: exit code 1 with a message
-    assert main(["convert", str(foreign), str(out), "--class-names", "kinetics400"]) == 1
+    assert main(["convert", str(foreign), str(out), "--class-names", "kinetics400", "--overwrite"]) == 1
     assert "400 class names" in capsys.readouterr().err
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    assert main(["convert", str(garbage), str(out)]) == 1
+    assert main(["convert", str(garbage), "-o", str(out), "--overwrite"]) == 1
     assert str(garbage) in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "missing.pth"), str(tmp_path / "new.pth")]) == 2  # a typo: usage

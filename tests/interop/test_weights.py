@@ -62,8 +62,8 @@ def test_weights_from_an_explicit_file_and_from_the_cache(tmp_path, monkeypatch)
     with torch.no_grad():
         explicit = _tiny(entry, weights_path=tmp_path / "published.pth").eval()
         assert float((explicit(clips) - source(clips)).abs().max()) <= 1e-4
-        with pytest.raises(FileNotFoundError, match="download=True"):  # not cached, no network by default
-            _tiny(entry)
+        with pytest.raises(FileNotFoundError, match="download=True"):  # not cached, and no network asked for
+            _tiny(entry, download=False)
         cached = tmp_path / "home" / "weights" / "tiny_test.pth"
         cached.parent.mkdir(parents=True)
         cached.write_bytes(data)
@@ -96,7 +96,8 @@ def test_download_is_verified_before_it_enters_the_cache(tmp_path, monkeypatch):
     bad = dataclasses.replace(entry, sha256="f" * 64)
     with pytest.raises(WeightsVerificationError):
         resolve_weights_file(bad, download=True)
-    assert not any(cache.iterdir())  # nothing half-verified left behind
+    # nothing half-verified left behind (the lock file that serialises downloads stays, empty of weights)
+    assert [path.name for path in cache.iterdir()] == ["tiny_test.pth.lock"]
     good = dataclasses.replace(entry, sha256=hashlib.sha256(data).hexdigest())
     path = resolve_weights_file(good, download=True)
     assert path == cache / "tiny_test.pth" and path.read_bytes() == data
@@ -123,3 +124,46 @@ def test_published_protocols_name_the_tanet_protocol_that_takes_those_views():
     assert not TEST_PROTOCOLS["accurate"].twice_sample
     assert {WEIGHTS[f"tam_sthv1_{t}f"].protocol.tanet_protocol for t in (8, 16)} == {"efficient"}
     assert {WEIGHTS[f"tam_k400_{t}f"].protocol.tanet_protocol for t in (8, 16)} == {"dense"}
+
+
+@pytest.fixture
+def http_server():
+    from utils.local_http import serving
+
+    with serving() as state:
+        yield state
+
+
+def test_published_weights_download_on_first_use_over_http(tmp_path, monkeypatch, http_server):
+    from utils.local_http import Served
+
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
+    entry, source, data = _tiny_entry(tmp_path)
+    http_server.files["tiny.pth"] = Served(data, cut_after=len(data) // 3, cuts_left=1)  # a cut, then resumed
+    entry = dataclasses.replace(entry, url=http_server.url("tiny.pth"), sha256_prefix=hashlib.sha256(data).hexdigest()[:8])
+    clips = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        assert float((_tiny(entry).eval()(clips) - source(clips)).abs().max()) <= 1e-4
+    cached = tmp_path / "home" / "weights" / "tiny_test.pth"
+    assert cached.read_bytes() == data
+    assert [rng for _, rng in http_server.requests] == [None, f"bytes={len(data) // 3}-"]
+    _tiny(entry)  # cached: verified, not fetched again
+    assert len(http_server.requests) == 2
+
+
+def test_a_download_that_fails_says_where_to_put_the_file(tmp_path, monkeypatch, http_server):
+    from utils.local_http import Served
+
+    monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
+    entry, _, data = _tiny_entry(tmp_path)
+    http_server.files["tiny.pth"] = Served(data)
+    wrong = dataclasses.replace(entry, url=http_server.url("tiny.pth"), sha256_prefix="00000000")
+    with pytest.raises(WeightsVerificationError, match="00000000"):
+        _tiny(wrong)
+    assert not (tmp_path / "home" / "weights" / "tiny_test.pth").exists()
+    gone = dataclasses.replace(entry, url=http_server.url("moved.pth"), sha256_prefix="00000000")
+    with pytest.raises(OSError) as error:  # HTTP 404
+        _tiny(gone)
+    message = str(error.value)
+    assert gone.url in message and str(tmp_path / "home" / "weights" / "tiny_test.pth") in message
+    assert "weights_path=FILE" in message and "--weights-file" in message

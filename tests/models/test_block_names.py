@@ -34,3 +34,16 @@ def test_resolve_block_against_model_lists_valid_names():
     assert "layer3.5" in message and "layer3.1 (stage4_2b)" in message and "layer4.1 (stage5_2b)" in message
     with pytest.raises(BlockNameError, match="valid blocks: layer1.0"):
         resolve_block("res4b", r18)
+
+
+def test_r26_blocks_the_papers_way():
+    # ResNet-26 has 2 bottlenecks per stage: the last blocks of layer3 / layer4 are stage4_2b / stage5_2b
+    # (as stage4_6b / stage5_3b name them in ResNet-50)
+    from tanet.models import block_aliases, default_blocks
+
+    r26 = tanet.create_model("tanet_r26", num_classes=2, num_segments=4, width=0.0625, tam_position="c")
+    assert default_blocks(r26) == ["layer3.1", "layer4.1"]
+    assert [block_aliases(*parse_block_name(name)) for name in default_blocks(r26)] == ["stage4_2b", "stage5_2b"]
+    assert resolve_block("stage4_2b", r26) == "layer3.1" and resolve_block("stage5_2c", r26) == "layer4.1"
+    with pytest.raises(BlockNameError, match=r"layer4\.1 \(stage5_2b\)"):
+        resolve_block("stage5_3b", r26)

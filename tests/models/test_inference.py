@@ -8,7 +8,7 @@ from torch import nn
 import tanet
 from tanet.errors import UsageError
 from tanet.models import BasicBlock, Bottleneck
-from tanet.models.inference import fold_batchnorm, inference_path, prepare_for_inference
+from tanet.models.inference import PointwiseConv2d, fold_batchnorm, inference_path, prepare_for_inference
 from tanet.modules import TAM, TAMCapture
 
 TINY = dict(num_classes=5, num_segments=4, width=0.125)
@@ -159,6 +159,8 @@ def test_compiled_mode_compiles_the_fused_model_with_frozen_weights(monkeypatch)
     model = trained_looking(tanet.create_model("tanet_r18", **TINY))
     compiled = prepare_for_inference(model, "compiled")
     assert calls == [(compiled, (), {"dynamic": False, "options": {"freezing": True}})]
+    # inductor fuses ReLUs and residual sums itself, from the plain convolutions
+    assert not any(isinstance(m, PointwiseConv2d) for m in compiled.modules())
     assert batchnorms(compiled) == [] and inference_path(compiled) == "compiled"
     assert not any(p.requires_grad for p in compiled.parameters())  # freezing needs constant weights
 
@@ -171,3 +173,49 @@ def test_fused_tanet_traces_into_one_graph_without_breaks():
         explanation = torch._dynamo.explain(model)(torch.randn(2, 3, 4, 32, 32))
     assert explanation.graph_break_count == 0 and explanation.graph_count == 1
     assert any(isinstance(m, TAM) for m in model.modules())
+
+
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this torch has no oneDNN")
+
+
+@needs_onednn
+def test_fused_path_gives_each_block_its_relus_and_residual_sum_as_post_ops():
+    model = prepare_for_inference(trained_looking(tanet.create_model("tanet_r26", **TINY)), "fused")
+    blocks = [m for m in model.modules() if isinstance(m, Bottleneck)]
+    assert blocks and all(isinstance(getattr(b, name), PointwiseConv2d) for b in blocks for name in ("conv1", "conv2", "conv3"))
+    assert [b.conv3.relu for b in blocks] == [False] * len(blocks)  # conv3's ReLU comes after the sum (add_relu)
+    assert model.backbone.conv1.relu and isinstance(model.backbone.relu, nn.Identity)  # the stem
+    # kept as they were: a TAM before the residual sum (style d), an inflated conv1 (I3D), the export layout
+    style_d = prepare_for_inference(trained_looking(tanet.create_model("tanet_r26", tam_position="d", **TINY)), "fused")
+    i3d = prepare_for_inference(trained_looking(tanet.create_model("i3d311_r26", **TINY)), "fused")
+    export = prepare_for_inference(trained_looking(tanet.create_model("tanet_r26", **TINY)), "fused", channels_last=False)
+    for kept in (style_d, i3d, export):
+        assert not any(isinstance(getattr(b, "conv3"), PointwiseConv2d) for b in kept.modules() if isinstance(b, Bottleneck))
+    clips = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():  # style d's logits (its blocks take the old path) still match
+        eager = trained_looking(tanet.create_model("tanet_r26", tam_position="d", **TINY))
+        fused = prepare_for_inference(eager, "fused")
+        assert float((fused(clips) - eager(clips)).abs().max()) <= TOLERANCE
+
+
+@needs_onednn
+@pytest.mark.parametrize("stride", [1, 2])
+def test_pointwise_conv_equals_conv_relu_and_conv_sum_relu(stride):
+    """The oneDNN post-ops against the plain ops, and the same module's fallback (autograd) path."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 3, stride=stride, padding=1, bias=True).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 8, 9, 9).contiguous(memory_format=torch.channels_last)
+    residual = torch.randn(4, 16, *conv(x).shape[2:])
+    kept = residual.clone()
+    expected_relu = torch.relu(conv(x)).detach()
+    expected_sum = torch.relu(conv(x) + residual).detach()
+    fused, plain = PointwiseConv2d(conv, relu=True), PointwiseConv2d(conv, relu=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), expected_relu)
+        torch.testing.assert_close(plain(x), conv(x))
+        torch.testing.assert_close(plain.add_relu(x, residual), expected_sum)
+    assert torch.equal(residual, kept)  # the residual is read, not written
+    needs_grad = x.clone().requires_grad_(True)  # autograd: the ordinary ops, with gradients
+    torch.testing.assert_close(plain.add_relu(needs_grad, residual), expected_sum)
+    fused(needs_grad).sum().backward()
+    assert needs_grad.grad is not None and torch.equal(residual, kept)

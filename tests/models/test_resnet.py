@@ -3,6 +3,9 @@ import pytest
 import torch
 
 import tanet
+from tanet.errors import UsageError
+from tanet.interop import infer_model_config
+from tanet.models import Bottleneck, resnet26
 from tanet.modules import TAM
 
 TINY = dict(num_classes=5, num_segments=4, width=0.125)
@@ -60,7 +63,8 @@ def test_unknown_model_and_option_are_clear_errors():
         tanet.create_model("tanet_r99")
     with pytest.raises(TypeError, match="tam_positoin"):
         tanet.create_model("tanet_r18", tam_positoin="b")
-    with pytest.raises(ValueError, match="no TAM position 'c'"):
+    with pytest.raises(UsageError, match=r"ResNet-18 \(BasicBlock\) has no TA-Block style 'c' \(styles: a, b, d\).*"
+                                         r"tanet_r26 or tanet_r50"):
         tanet.create_model("tanet_r18", tam_position="c", **TINY)
 
 
@@ -78,7 +82,8 @@ def _expected_tam_input(block, position, block_input, captured):
     return captured["bn3"] if hasattr(block, "bn3") else captured["bn2"]
 
 
-@pytest.mark.parametrize("name, position", [("tanet_r50", p) for p in "abcd"] + [("tanet_r18", p) for p in "abd"])
+@pytest.mark.parametrize("name, position", [(n, p) for n in ("tanet_r26", "tanet_r50") for p in "abcd"]
+                         + [("tanet_r18", p) for p in "abd"])
 def test_tam_sits_where_the_style_says(name, position):
     model = tanet.create_model(name, tam_position=position, **TINY).eval()
     blocks = [m for m in model.modules() if hasattr(m, "conv2") and hasattr(m, "bn1")]
@@ -132,14 +137,20 @@ def test_tsm_r101_shifts_every_other_block_as_official_tsm():
     assert _shifted_blocks(r101) == [[0, 2], [0, 2], list(range(0, 23, 2)), [0, 2]]
     assert _shifted_blocks(tanet.create_model("tsm_r50", **TINY)) == [[0, 1, 2], [0, 1, 2, 3], list(range(6)), [0, 1, 2]]
     assert _shifted_blocks(tanet.create_model("tsm_r18", **TINY)) == [[0, 1]] * 4
+    # ResNet-26's layer3 has 2 blocks (< 23): n_round = 1, every bottleneck shifts, as in tsm_r50
+    assert _shifted_blocks(tanet.create_model("tsm_r26", **TINY)) == [[0, 1]] * 4
 
 
 def test_i3d_names_say_what_is_inflated():
     names = tanet.list_models("i3d*")
-    assert names == ["i3d311_r101", "i3d311_r50", "i3d333_r18", "i3d333_r34"]  # no BasicBlock model called 311
-    r50 = tanet.create_model("i3d311_r50", **TINY)
-    blocks = [block for stage in (1, 2, 3, 4) for block in getattr(r50.backbone, f"layer{stage}")]
-    assert len(blocks) == 16 and all(block.conv1.weight.shape[2:] == (3, 1, 1) for block in blocks)
+    assert names == ["i3d311_r101", "i3d311_r26", "i3d311_r50", "i3d333_r18", "i3d333_r34"]  # no BasicBlock 311
+    for name, count in (("i3d311_r50", 16), ("i3d311_r26", 8)):  # conv1 of every bottleneck, nothing else
+        model = tanet.create_model(name, **TINY)
+        blocks = [block for stage in (1, 2, 3, 4) for block in getattr(model.backbone, f"layer{stage}")]
+        assert len(blocks) == count and all(block.conv1.weight.shape[2:] == (3, 1, 1) for block in blocks)
+        five_d = sorted(key for key, value in model.state_dict().items() if value.dim() == 5)
+        assert five_d == sorted(f"backbone.layer{s}.{b}.conv1.weight" for s in (1, 2, 3, 4)
+                                for b in range(len(getattr(model.backbone, f"layer{s}"))))
     r18 = tanet.create_model("i3d333_r18", **TINY)
     assert r18.backbone.layer1[0].conv1.weight.shape[2:] == (3, 3, 3)
     # the earlier name still builds the same model, recorded under today's name
@@ -149,3 +160,88 @@ def test_i3d_names_say_what_is_inflated():
     assert spread.backbone.layer2[1].conv1.init == "spread" and spread.model_config["inflate_init"] == "spread"
     with pytest.raises(ValueError, match="inflate_init"):
         tanet.create_model("i3d311_r50", inflate_init="middle", **TINY)
+
+
+# -- ResNet-26: the CPU-sized bottleneck family ------------------------------------------------------
+
+
+def _bottleneck_resnet_parameters(layers, num_classes, base=64):
+    """Parameters of a torchvision-layout bottleneck ResNet, counted by hand from its layer shapes."""
+    total = 3 * base * 7 * 7 + 2 * base  # stem conv + bn
+    inplanes = base
+    for stage, blocks in enumerate(layers):
+        planes = base * 2 ** stage
+        for index in range(blocks):
+            total += inplanes * planes + 2 * planes  # conv1 1x1 + bn1
+            total += 9 * planes * planes + 2 * planes  # conv2 3x3 + bn2
+            total += planes * 4 * planes + 2 * 4 * planes  # conv3 1x1 + bn3
+            if index == 0:  # the projection shortcut (stride or channel change)
+                total += inplanes * 4 * planes + 2 * 4 * planes
+            inplanes = 4 * planes
+    return total + inplanes * num_classes + num_classes
+
+
+def test_resnet26_is_timms_layout_with_torchvision_keys():
+    # timm's resnet26: block=Bottleneck, layers=(2, 2, 2, 2) (pytorch-image-models timm/models/resnet.py)
+    model = resnet26(num_classes=1000)
+    assert model.block is Bottleneck and model.layers == (2, 2, 2, 2)
+    assert sum(p.numel() for p in model.parameters()) == _bottleneck_resnet_parameters((2, 2, 2, 2), 1000)
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6, 1) == 16.0  # timm's model card: 16.0 M
+    keys = set(model.state_dict())
+    assert {"conv1.weight", "layer1.0.conv3.weight", "layer1.0.downsample.0.weight", "layer4.1.bn3.running_var",
+            "fc.weight"} <= keys and not any(key.startswith("layer4.2") for key in keys)
+    # the width multiplier: every channel count scales with the 64 * width base channels
+    quarter = resnet26(num_classes=0, width=0.25)
+    assert quarter.conv1.out_channels == 16 and quarter.num_features == 4 * 16 * 8
+
+
+def test_r26_family_registered_described_and_read_back_from_its_weights():
+    assert tanet.list_models("*_r26") == ["i3d311_r26", "tanet_r26", "tsm_r26", "tsn_r26"]
+    for name in tanet.list_models("*_r26"):
+        doc = tanet.models.model_entrypoint(name).__doc__.strip().splitlines()
+        assert "ResNet-26" in doc[0] and doc[0].endswith(".")  # `tanet models` prints the first line whole
+    for name, options in (("tanet_r26", {}), ("tanet_r26", {"tam_position": "d", "temporal_stages": [3, 4]}),
+                          ("tsn_r26", {}), ("i3d311_r26", {})):
+        model = tanet.create_model(name, **{**TINY, **options})
+        # a TSN's weights are a TSM's too: a layout without the shift wrapper says which (temporal_shift=False)
+        inferred = infer_model_config(model.state_dict(), temporal_shift=False if name == "tsn_r26" else None)
+        assert inferred["name"] == name and inferred["width"] == TINY["width"]
+        assert inferred.get("tam_position", "b") == options.get("tam_position", "b")  # b/c: left open, not guessed
+        rebuilt = tanet.create_model(**{"num_segments": TINY["num_segments"], **inferred})
+        assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+    # a state dict does not tell TSM from TSN (the shift has no parameters): the flag settles it
+    tsm = tanet.create_model("tsm_r26", **TINY)
+    assert infer_model_config(tsm.state_dict(), temporal_shift=True)["name"] == "tsm_r26"
+
+
+# -- widths and styles that cannot work: one-line usage errors ------------------------------------------
+
+
+@pytest.mark.parametrize("name, smallest", [("tsn_r18", 1 / 64), ("tsm_r26", 1 / 64), ("i3d311_r26", 1 / 64),
+                                            ("tanet_r18", 4 / 64), ("tanet_r26", 4 / 64)])
+def test_too_small_width_names_the_smallest_that_works(name, smallest):
+    # base channels = round(64 * width); a TAM at style b of layer1.0 sees `base` channels and needs tam_beta = 4
+    with pytest.raises(UsageError, match=f"smallest width that works for this model is {smallest:g}") as info:
+        tanet.create_model(name, num_classes=3, num_segments=4, width=1e-6)
+    assert "\n" not in str(info.value)
+    clips = torch.randn(1, 3, 4, 16, 16)
+    assert tanet.create_model(name, num_classes=3, num_segments=4, width=smallest)(clips).shape == (1, 3)
+    below = smallest - 1 / 64
+    if below > 0:  # one base channel fewer: refused too
+        with pytest.raises(UsageError, match="fewer than tam_beta=4"):
+            tanet.create_model(name, num_classes=3, num_segments=4, width=below)
+
+
+def test_smallest_width_follows_the_style_and_the_stages():
+    # style d of a bottleneck sees 4 * base channels: one base channel is enough for beta = 4
+    assert tanet.create_model("tanet_r26", num_classes=2, num_segments=4, width=1 / 64, tam_position="d")
+    # TAM in layer3-4 only: the smallest TAM (style b of layer3.0) sees 4 * base channels
+    assert tanet.create_model("tanet_r18", num_classes=2, num_segments=4, width=1 / 64, temporal_stages=(3, 4))
+    with pytest.raises(UsageError, match=r"layer1\.0 \(style a\) 1 channel.*is 0.0625"):
+        tanet.create_model("tanet_r26", num_classes=2, num_segments=4, width=1 / 64, tam_position="a")
+    with pytest.raises(UsageError, match="is 0.125 "):
+        tanet.create_model("tanet_r26", num_classes=2, num_segments=4, width=1 / 64, tam_beta=8)
+    for width in (0.0, -0.5, float("nan")):
+        with pytest.raises(UsageError, match="positive number"):
+            tanet.create_model("tsn_r18", num_classes=2, num_segments=4, width=width)
+

@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from tanet import TAM, TAMCapture, adaptive_temporal_conv, adaptive_temporal_conv_reference
-from tanet.modules.tam import _AdaptiveTemporalConvThenConv2d, temporal_coefficients
+from tanet.modules.adaptive_conv import temporal_coefficients
+from tanet.modules.tap_kernels import _AdaptiveTemporalConvThenConv2d
 
 
 def _inputs(num_clips=2, num_segments=8, channels=16, size=(5, 6), kernel_size=3, dtype=torch.float32, seed=0):

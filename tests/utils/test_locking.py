@@ -54,3 +54,35 @@ def test_a_dropped_lock_object_frees_its_lock(tmp_path):
     FileLock(path).acquire()  # never released explicitly
     with FileLock(path):
         pass
+
+
+FORK_AND_HOLD = """
+import multiprocessing, sys, time
+from tanet.utils.locking import FileLock
+
+def child():  # a plain forked child: it does not die with its parent
+    time.sleep(60)
+
+lock = FileLock(sys.argv[1]).acquire()
+worker = multiprocessing.get_context("fork").Process(target=child)
+worker.start()
+print(worker.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no fork")
+def test_a_forked_child_does_not_keep_the_lock_of_a_killed_parent(tmp_path):
+    path = tmp_path / ".lock"
+    parent = subprocess.Popen([sys.executable, "-c", FORK_AND_HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    try:
+        with pytest.raises(LockBusyError):  # the parent holds it
+            FileLock(path).acquire()
+        parent.kill()
+        parent.wait()
+        os.kill(child, 0)  # the child still runs (kill raises if not) ...
+        with FileLock(path) as lock:  # ... and the lock is free all the same
+            assert lock.held
+    finally:
+        os.kill(child, signal.SIGKILL)

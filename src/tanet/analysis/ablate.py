@@ -29,28 +29,30 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import yaml
+from torch import nn
 
+from tanet.analysis.ablation_results import MODEL_OPTIONS, AblationResult
 from tanet.analysis.ablation_tables import ablation_claims, format_table, paper_choice, write_tables
 from tanet.analysis.flops import complexity
-from tanet.engine.builders import build_model, synthetic_set
+from tanet.engine.builders import build_model, model_options, synthetic_set
 from tanet.engine.resolve import resolve_training
 from tanet.engine.parallel import run_jobs
-from tanet.engine.config import ConfigError, TemporalConfig, TrainConfig, set_key, valid_keys
+from tanet.engine.config import ConfigError, TrainConfig, set_key, valid_keys
 from tanet.engine.testing import test_checkpoint
 from tanet.engine.trainer import train
+from tanet.models import build_model as create_architecture
 from tanet.utils.io import atomic_write_json
 
 __all__ = ["GridAxis", "AblationRow", "AblationResult", "parse_grid", "expand_grid", "row_config",
            "run_ablation", "format_table", "write_tables", "ablation_claims", "paper_choice", "MODEL_OPTIONS", "PlannedRow",
            "plan_rows", "row_dir", "resolve_synthetic"]
 
-# The paper's knobs (the model.temporal section), usable as bare grid keys, with short aliases.
-MODEL_OPTIONS = tuple(TemporalConfig.__dataclass_fields__)
+# Short aliases of the paper's knobs (MODEL_OPTIONS: the model.temporal section, usable as bare grid keys).
 ALIASES = {"style": "tam_position", "position": "tam_position", "branches": "tam_branches", "alpha": "tam_alpha",
            "beta": "tam_beta", "K": "tam_kernel_size", "kernel_size": "tam_kernel_size", "stages": "temporal_stages"}
 # runtime keys that do not change what a row computes (left out of its identity hash)
@@ -79,32 +81,6 @@ class AblationRow:
     @property
     def label(self) -> str:
         return ", ".join(f"{key}={_show(value)}" for key, value in self.overrides) or "base"
-
-
-@dataclass
-class AblationResult:
-    """A finished row (what ``result.json`` holds)."""
-
-    sweep: str
-    label: str
-    overrides: dict
-    top1: float
-    top5: float
-    mean_class_acc: float
-    params_m: float
-    gflops: float
-    train_time_s: float
-    epochs: int
-    config_hash: str
-    run_dir: str
-    checkpoint: str
-    seed: int = 0
-    reused: bool = field(default=False, compare=False)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data.pop("reused")
-        return data
 
 
 def _show(value: Any) -> str:
@@ -201,22 +177,40 @@ class PlannedRow:
 
 
 def plan_rows(base: TrainConfig, rows: Sequence[AblationRow]) -> list[PlannedRow]:
-    """Resolve every row and build its model once before training anything (a bad row fails early)."""
+    """Resolve every row and build its model before training anything (a bad row fails early).
+
+    Each row's architecture is built once before the data are rendered or read, so that a row that cannot
+    work (TA-Block style c on a BasicBlock ResNet, a width too small to build) is a one-line error at once."""
+    for number, row in enumerate(rows, start=1):
+        _row_model(base, row, number, placeholder_classes=True)
     base = resolve_synthetic(base)
     if not base.data.train_list or not base.data.val_list:
         raise ConfigError("an ablation needs data.train_list and data.val_list (--train-list, --val-list)")
     planned = []
     for number, row in enumerate(rows, start=1):
-        try:
-            config = row_config(base, row)
-            counted = TrainConfig.from_dict(config.to_dict())
-            counted.model.pretrained = "scratch"  # the architecture is counted; weights are loaded when it trains
-            model = build_model(resolve_training(counted))
-        except (ConfigError, ValueError, TypeError) as error:
-            raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
+        config, model = _row_model(base, row, number)
         cost = complexity(model, config.model.num_segments, config.data.size)
         planned.append(PlannedRow(row, config, config_hash(config), cost.mparams, cost.gflops))
     return planned
+
+
+def _row_model(base: TrainConfig, row: AblationRow, number: int,
+               placeholder_classes: bool = False) -> tuple[TrainConfig, nn.Module]:
+    """The row's recipe and its model with fresh weights (the architecture is counted; weights are loaded when it
+    trains); ``placeholder_classes``: the architecture alone, built without resolving the recipe (a 2-way
+    classifier unless the recipe gives the count: no data set rendered, no class list read, no file loaded)."""
+    try:
+        config = row_config(base, row)
+        if placeholder_classes:
+            model = create_architecture(config.model.name, num_classes=config.model.num_classes or 2,
+                                        **model_options(config))
+        else:
+            counted = TrainConfig.from_dict(config.to_dict())
+            counted.model.pretrained = "scratch"
+            model = build_model(resolve_training(counted))
+        return config, model
+    except (ConfigError, ValueError, TypeError) as error:
+        raise ConfigError(f"ablation row {number} ({row.label}): {error}") from None
 
 
 def resolve_synthetic(base: TrainConfig) -> TrainConfig:
@@ -299,8 +293,8 @@ def run_ablation(
         raise ConfigError(f"seeds and jobs must be >= 1, got seeds={seeds}, jobs={jobs}")
     axes = _axes(grid)
     out = Path(out_dir)
+    planned = plan_rows(base_config, expand_grid(axes, product))  # every row checked before the data are touched
     base_config = resolve_synthetic(base_config)
-    planned = plan_rows(base_config, expand_grid(axes, product))
     out.mkdir(parents=True, exist_ok=True)
     show = base_config.runtime.progress if progress is None else progress
     first_seed = base_config.runtime.seed

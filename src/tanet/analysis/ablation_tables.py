@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
+from tanet.analysis.ablation_results import MODEL_OPTIONS, AblationResult
 from tanet.analysis.evidence import claim, summarize
-from tanet.engine.config import TemporalConfig, TrainConfig
+from tanet.engine.config import TrainConfig
 from tanet.utils.io import atomic_write_json
 
-if TYPE_CHECKING:
-    from tanet.analysis.ablate import AblationResult
-
 __all__ = ["CSV_FIELDS", "paper_choice", "ablation_claims", "format_table", "write_tables"]
-
-MODEL_OPTIONS = tuple(TemporalConfig.__dataclass_fields__)
-
 
 CSV_FIELDS = ("sweep", "row", "seed", "top1", "top5", "mean_class_acc", "params_m", "gflops", "train_time_s",
               "epochs", "config_hash", "run_dir")

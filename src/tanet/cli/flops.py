@@ -19,13 +19,15 @@ def run(args: argparse.Namespace) -> int:
     from tanet.analysis.flops import complexity
     from tanet.models import build_model
 
-    print(f"{'model':14s} {'params (M)':>11s} {'GFLOPs':>9s}   "
-          f"({args.num_segments} frames x {args.size}x{args.size}, multiply-adds)")
-    for name in args.model:
+    models = {}
+    for name in args.model:  # every model is built (and a bad option refused) before the table starts
         options = {"width": args.width}
         if args.tam_position and name.startswith("tanet"):
             options["tam_position"] = args.tam_position
-        model = build_model(name, num_classes=args.num_classes, num_segments=args.num_segments, **options)
+        models[name] = build_model(name, num_classes=args.num_classes, num_segments=args.num_segments, **options)
+    print(f"{'model':14s} {'params (M)':>11s} {'GFLOPs':>9s}   "
+          f"({args.num_segments} frames x {args.size}x{args.size}, multiply-adds)")
+    for name, model in models.items():
         result = complexity(model, args.num_segments, args.size)
-        print(f"{name:14s} {result.mparams:11.2f} {result.gflops:9.1f}")
+        print(f"{name:14s} {result.mparams:11.2f} {result.gflops:9.3g}")
     return 0

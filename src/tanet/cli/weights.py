@@ -1,14 +1,23 @@
-"""``tanet weights list [--model NAME]`` / ``tanet weights info NAME``: the published checkpoints,
-where their files come from and where tanet looks for them (nothing is downloaded)."""
+"""``tanet weights list [--model NAME]`` / ``info NAME`` / ``download NAME [-o FILE]``: the published
+checkpoints and torchvision's ImageNet ResNets (``imagenet:resnet50``), where their files come from,
+where tanet keeps them (``$TANET_HOME/weights``), and fetching one (resumable, checksum-verified)."""
 from __future__ import annotations
 
 import argparse
 
+from ._options import add_overwrite, add_progress, check_output
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "info"), help="list: every published checkpoint; info: one")
-    parser.add_argument("name", nargs="?", help="weights name (for info)")
+    parser.add_argument("action", choices=("list", "info", "download"),
+                        help="list: every published checkpoint; info: one; download: fetch one into the cache "
+                             "(or --out FILE), resuming a partial file and checking its SHA-256")
+    parser.add_argument("name", nargs="?", help="weights name (for info and download; imagenet:resnet50 for "
+                                                "torchvision's ImageNet ResNet-50)")
     parser.add_argument("--model", default=None, help="list only the weights of this model, e.g. tsm_r50")
+    parser.add_argument("--out", "-o", default=None, help="download: write the file here instead of the cache")
+    add_overwrite(parser)
+    add_progress(parser)
 
 
 def _accuracy(entry) -> str:
@@ -29,15 +38,37 @@ def _list(model) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
-    print(f"\n'here': the file is in the cache {cache} ($TANET_HOME/weights); "
-          "`tanet weights info NAME` says how to get one")
+    from tanet.interop.imagenet import IMAGENET_WEIGHTS
+
+    print("\n2D ImageNet ResNets for --pretrained imagenet (torchvision's V1 weights, as the official recipes):")
+    for entry in IMAGENET_WEIGHTS.values():
+        here = "yes" if (cache / entry.file_name).is_file() else "no"
+        print(f"  imagenet:{entry.name:<10} {entry.url}  here: {here}")
+    print(f"\n'here': the file is in the cache {cache} ($TANET_HOME/weights); a file that is not is downloaded "
+          "on first use or by `tanet weights download NAME`; `tanet weights info NAME` says where it comes from")
+    return 0
+
+
+def _imagenet_info(name: str) -> int:
+    from tanet.interop.imagenet import imagenet_weights_for
+    from tanet.interop.weights import weights_cache_dir
+
+    entry = imagenet_weights_for(name)
+    cached = weights_cache_dir() / entry.file_name
+    print(f"{name}: torchvision's ImageNet-1k {entry.name}, V1 weights ({entry.citation})\n"
+          f"download  {entry.url}\nchecksum  SHA-256 starting {entry.sha256_prefix} (in the file name)\n"
+          f"file here {cached} ({'present' if cached.is_file() else 'missing: downloaded on first use'})\n"
+          f"use       tanet train RECIPE --pretrained {name} ...; tanet.create_model(NAME, pretrained={name!r})")
     return 0
 
 
 def _info(name: str) -> int:
     from tanet.errors import UsageError
+    from tanet.interop.imagenet import is_imagenet
     from tanet.interop.weights import get_weights, weights_cache_dir
 
+    if is_imagenet(name):
+        return _imagenet_info(name)
     try:
         entry = get_weights(name)
     except KeyError as error:
@@ -66,11 +97,55 @@ def _info(name: str) -> int:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     unverified = "" if entry.sha256 or entry.sha256_prefix else " --allow-unverified"
-    print(f"\nput the file at {cached} or pass --weights-file FILE, then e.g.\n"
-          f"  tanet test --weights {entry.name}{unverified} --val-list VAL.txt --root DATA\n"
+    if entry.direct_download and not unverified:
+        where = (f"downloaded into {cached} on first use (or now: tanet weights download {entry.name}); "
+                 "or pass a copy as --weights-file FILE")
+    else:
+        where = f"put the file at {cached} or pass --weights-file FILE"
+    print(f"\n{where}, then e.g.\n"
+          f"  tanet test --weights {entry.name}{unverified} --list VAL.txt --root DATA\n"
           f"  tanet train RECIPE --weights {entry.name}{unverified} ...   # fine-tune on your classes\n"
           f"  tanet.create_model({entry.model!r}, weights={entry.name!r}"
           f"{', allow_unverified=True' if unverified else ''})")
+    return 0
+
+
+def _download(name: str, out, overwrite: bool, progress: bool) -> int:
+    import os
+    from pathlib import Path
+
+    from tanet.errors import UsageError
+    from tanet.interop.imagenet import imagenet_weights_for, is_imagenet, resolve_imagenet_file
+    from tanet.interop.weights import get_weights, resolve_weights_file, verify_weights_file
+    from tanet.utils.download import download_file
+
+    if is_imagenet(name):
+        entry = imagenet_weights_for(name)
+        url, checksum, label = entry.url, entry.sha256_prefix, f"the ImageNet {entry.name} of torchvision"
+    else:
+        try:
+            entry = get_weights(name)
+        except KeyError as error:
+            raise UsageError(error.args[0]) from None
+        url, checksum, label = entry.url, entry.sha256 or entry.sha256_prefix, f"weights {entry.name!r}"
+    if out is None:
+        path = (resolve_imagenet_file(entry, progress=progress) if is_imagenet(name)
+                else resolve_weights_file(entry, progress=progress))
+        print(f"{label}: {path} (SHA-256 checked)")
+        return 0
+    out = check_output(out, overwrite=overwrite)
+    if not is_imagenet(name) and (not entry.direct_download or checksum is None):
+        resolve_weights_file(entry, download=False)  # raises, saying how to get the file by hand
+    # a file of another name first, so that --overwrite replaces the old file only with a verified new one
+    temporary = out.with_name(f".{out.name}.download")
+    try:
+        download_file(url, temporary, sha256=checksum, progress=progress)
+        if not is_imagenet(name):
+            verify_weights_file(temporary, entry)
+        os.replace(temporary, out)
+    finally:  # a user's folder keeps no lock file (a cut download keeps its .part to resume)
+        Path(f"{temporary}.lock").unlink(missing_ok=True)
+    print(f"{label}: {out} (SHA-256 checked)")
     return 0
 
 
@@ -80,5 +155,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list(args.model)
     if not args.name:
-        raise UsageError("tanet weights info NAME (see `tanet weights list`)")
+        raise UsageError(f"tanet weights {args.action} NAME (see `tanet weights list`)")
+    if args.action == "download":
+        return _download(args.name, args.out, args.overwrite, not args.no_progress)
+    if args.out is not None:
+        raise UsageError("--out goes with `tanet weights download`")
     return _info(args.name)

@@ -2,18 +2,16 @@
 
 Each entry is opened and a few frames are decoded (first, middle, last; ``full`` decodes every
 frame). :func:`write_clean_list` writes the list without the bad entries (the original lines, in
-order); the list is read completely before anything is written, and written atomically, so the
-output may be the input file itself.
+order), atomically (``tanet check-videos`` never writes it over its input list).
 """
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 from tanet.utils.io import atomic_write
-from tanet.utils.process import die_with_parent
+from tanet.utils.process import worker_pool
 
 from .decode import FrameFolderBackend, VideoBackend, VideoDecodeError, get_backend
 from .lists import VideoRecord, read_list
@@ -72,7 +70,7 @@ def check_videos(
     tasks = [(r, frame_backend if r.is_frames else video_backend, full) for r in records]
     if workers <= 1:
         return [_check_one(t) for t in tasks]
-    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with worker_pool(workers) as pool:
         return list(pool.map(_check_one, tasks, chunksize=16))
 
 
@@ -82,8 +80,8 @@ def check_list(list_file: PathLike, root: Optional[PathLike] = None, **options) 
 
 
 def write_clean_list(list_file: PathLike, results: Sequence[CheckResult], out: PathLike) -> int:
-    """Write ``list_file``'s lines whose entry checked readable to ``out`` (which may be ``list_file``);
-    returns the number of entries written."""
+    """Write ``list_file``'s lines whose entry checked readable to ``out``; returns the number of
+    entries written."""
     good_lines = {r.record.line for r in results if r.ok}
     with open(list_file, encoding="utf-8") as handle:
         kept = [line if line.endswith("\n") else line + "\n"

@@ -17,12 +17,12 @@ import re
 import shutil
 import subprocess
 import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 from tanet.utils.io import atomic_write_text
-from tanet.utils.process import die_with_parent
+from tanet.utils.process import die_with_parent, worker_pool
 
 from .decode import VideoDecodeError
 from .transforms import short_side_size
@@ -212,7 +212,7 @@ def extract_many(
                 progress(done[-1])
         return done
     results: dict[int, ExtractResult] = {}
-    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with worker_pool(workers) as pool:
         futures = {pool.submit(_run_job, job, options): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
             result = future.result()

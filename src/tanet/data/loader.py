@@ -2,6 +2,7 @@
 the DataLoader wiring (worker threads and seeds, the epoch reaching persistent workers)."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 from typing import NamedTuple, Optional, Sequence
@@ -9,6 +10,8 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from tanet.utils.process import init_worker_process, worker_context
 
 __all__ = ["Batch", "collate_videos", "worker_init_fn", "EpochTaggedSampler", "EpochAwareDataset", "build_loader"]
 
@@ -42,7 +45,15 @@ def collate_videos(samples: Sequence) -> Batch:
 def worker_init_fn(worker_id: int) -> None:
     """One compute thread per loader worker (N workers use N cores, not N x cores), and Python /
     NumPy generators seeded from the worker's torch seed (augmentation itself is seeded by the
-    dataset from (seed, epoch, index), whichever worker loads the sample)."""
+    dataset from (seed, epoch, index), whichever worker loads the sample).
+
+    The worker dies with the process that started it (at once after its ``kill -9``, instead of
+    torch's 5-second watchdog; until then it would hold what it inherited, such as a run folder's
+    lock) and leaves Ctrl-C to it (:func:`tanet.utils.process.init_worker_process`). The kernel ties this
+    to the thread that started the workers: iterate a loader from a thread that outlives it (the main
+    thread, as the trainer does)."""
+    parent = multiprocessing.parent_process()  # recorded at the start: the right pid even if it has died since
+    init_worker_process(parent.pid if parent is not None else None)
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
     seed = torch.initial_seed() % 2**32
@@ -102,6 +113,7 @@ def build_loader(
     """A DataLoader yielding :class:`Batch` es, with :func:`worker_init_fn` in its workers."""
     kwargs = {}
     if num_workers > 0:
+        kwargs["multiprocessing_context"] = worker_context()
         kwargs["persistent_workers"] = persistent_workers
         if prefetch_factor is not None:
             kwargs["prefetch_factor"] = prefetch_factor

@@ -31,9 +31,12 @@ from .annotations import (
 from .extract import ExtractJob, ExtractResult, extract_many, ffmpeg_executable
 from .lists import write_class_names, write_list
 
-__all__ = ["FORMATS", "PreparedDataset", "build_splits", "prepare_dataset"]
+__all__ = ["FORMATS", "OUTPUT_FILES", "PreparedDataset", "build_splits", "prepare_dataset"]
 
 FORMATS = ("kinetics400", "sthv1", "sthv2", "folder")
+MISSING_FILE = "missing.txt"
+# what prepare_dataset may write into its folder
+OUTPUT_FILES = ("classes.txt", "train.txt", "val.txt", MISSING_FILE)
 PathLike = Union[str, os.PathLike]
 
 
@@ -51,8 +54,10 @@ class PreparedDataset:
 
 def build_splits(format: str, root: PathLike, *, train_annotations: Optional[PathLike] = None,
                  val_annotations: Optional[PathLike] = None, labels: Optional[PathLike] = None,
-                 video_ext: str = ".webm", val_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[Split]]:
-    """Class names and the splits for the chosen format (no extraction)."""
+                 video_ext: str = ".webm", val_fraction: float = 0.1, seed: int = 0, group_by: Optional[str] = None,
+                 log: Callable[[str], None] = lambda message: None) -> tuple[list[str], list[Split]]:
+    """Class names and the splits for the chosen format (no extraction). ``val_fraction``, ``seed`` and
+    ``group_by`` are the ``folder`` format's (see :func:`~tanet.data.annotations.folder_splits`)."""
     def need(**values) -> None:
         missing = [name for name, value in values.items() if value is None]
         if missing:
@@ -78,7 +83,7 @@ def build_splits(format: str, root: PathLike, *, train_annotations: Optional[Pat
         if val_annotations:
             splits.append(sthv2_split(val_annotations, root, classes, "val", video_ext))
     elif format == "folder":
-        classes, train, val = folder_splits(root, val_fraction, seed)
+        classes, train, val = folder_splits(root, val_fraction, seed, group_by=group_by, log=log)
         splits = [train, val]
     else:
         raise UsageError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
@@ -110,7 +115,7 @@ def _extract(root: str, frames_dir: str, splits: list[Split], *, workers: int, s
     by_video = dict(zip(videos, results))
     framed = []
     for split in splits:
-        out = Split(split.name, missing=list(split.missing))
+        out = Split(split.name, missing=list(split.missing), num_groups=split.num_groups)
         for path, label in split.entries:
             result = by_video[path]
             if result.error:
@@ -132,6 +137,7 @@ def prepare_dataset(
     video_ext: str = ".webm",
     val_fraction: float = 0.1,
     seed: int = 0,
+    group_by: Optional[str] = None,
     extract_frames: Optional[PathLike] = None,
     short_side: Optional[int] = 256,
     jpeg_quality: int = 90,
@@ -140,16 +146,17 @@ def prepare_dataset(
     workers: int = os.cpu_count() or 1,
     log: Callable[[str], None] = lambda message: None,
 ) -> PreparedDataset:
-    """Write the list files of a data set into ``out`` (see the module docstring).
+    """Write the list files of a data set into ``out`` (see the module docstring), replacing those
+    there (the command line refuses that without ``--overwrite``).
 
     ``log`` receives progress lines (the command line prints them). Raises
-    :class:`~tanet.errors.UsageError` for a missing argument and
+    :class:`~tanet.errors.UsageError` for a missing or impossible argument and
     :class:`~tanet.data.annotations.AnnotationError` for a malformed annotation file.
     """
     root, out = os.fspath(root), os.fspath(out)
     classes, splits = build_splits(format, root, train_annotations=train_annotations,
                                    val_annotations=val_annotations, labels=labels, video_ext=video_ext,
-                                   val_fraction=val_fraction, seed=seed)
+                                   val_fraction=val_fraction, seed=seed, group_by=group_by, log=log)
     list_root, template = root, None
     if format == "sthv1":
         template = "{:05d}.jpg"  # V1 ships frames named like this
@@ -164,11 +171,16 @@ def prepare_dataset(
     missing = []
     for split in splits:
         count = write_list(os.path.join(out, f"{split.name}.txt"), split.entries)
-        log(f"{split.name}.txt: {count} entries" + (f", {len(split.missing)} missing" if split.missing else ""))
+        log(f"{split.name}.txt: {count} entries"
+            + (f" from {split.num_groups} source groups" if split.num_groups is not None else "")
+            + (f", {len(split.missing)} missing" if split.missing else ""))
         missing += [f"{split.name} {item}" for item in split.missing]
+    missing_file = os.path.join(out, MISSING_FILE)
     if missing:
-        write_list(os.path.join(out, "missing.txt"), [(m,) for m in missing])
-        log(f"missing.txt: {len(missing)} annotated items not found or not extractable")
+        write_list(missing_file, [(m,) for m in missing])
+        log(f"{MISSING_FILE}: {len(missing)} annotated items not found or not extractable")
+    elif os.path.exists(missing_file):  # an earlier preparation's, no longer true
+        os.remove(missing_file)
     log(f"classes.txt: {len(classes)} classes")
     log(f"lists are relative to {list_root}" + (f"; frame template {template}" if template else ""))
     return PreparedDataset(out, classes, splits, list_root, template, missing)

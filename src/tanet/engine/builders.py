@@ -21,7 +21,7 @@ from tanet.engine.config import ConfigError, TrainConfig
 from tanet.engine.distributed import ShardSampler
 from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.engine.pretrain2d import ensure_pretrained_2d, is_synthetic, parse_synthetic
-from tanet.engine.resolve import SCRATCH, ResolvedConfig, resolve_for_eval, stored_recipe, synthetic_set
+from tanet.engine.resolve import SCRATCH, ResolvedConfig, model_options, resolve_for_eval, stored_recipe, synthetic_set
 from tanet.factory import create_model, load_model
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
 from tanet.models.inference import InferenceMode, prepare_for_inference
@@ -32,12 +32,6 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
-
-
-def model_options(config: TrainConfig) -> dict:
-    """``create_model`` keyword arguments of the architecture in the model section."""
-    m = config.model
-    return dict(num_segments=m.num_segments, dropout=m.dropout, width=m.width, **vars(m.temporal))
 
 
 def build_model(resolved: ResolvedConfig) -> nn.Module:
@@ -59,7 +53,7 @@ def build_model_with_report(resolved: ResolvedConfig, *, fine_tune: bool = True)
     source = init_source(m) if fine_tune else None
     if source is None:
         return model, None
-    return model, init_from_checkpoint(model, source, resolved.class_names)
+    return model, init_from_checkpoint(model, source, resolved.class_names, partial=m.init_partial)
 
 
 def dataset_options(config: TrainConfig) -> dict:
@@ -103,7 +97,7 @@ class EvalSetup:
 
     model: nn.Module
     resolved: ResolvedConfig  # data settings (size, sampling, protocol) follow training; segments the model
-    checkpoint: LoadedCheckpoint
+    checkpoint: Optional[LoadedCheckpoint]  # None: a model handed over in memory
 
     @property
     def config(self) -> TrainConfig:
@@ -123,7 +117,7 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
                   device: Union[str, torch.device] = "cpu", inference: InferenceMode = "eager",
                   protocol: Optional[str] = None, size: Optional[int] = None, scale_size: Optional[int] = None,
                   sampling: Optional[str] = None, strict: Optional[bool] = None,
-                  class_names: Optional[Sequence[str]] = None) -> EvalSetup:
+                  class_names: Optional[Sequence[str]] = None, **architecture) -> EvalSetup:
     """Rebuild a trained model (any known layout) in eval mode on ``device``, and resolve its recipe once
     with the given overrides (:func:`tanet.engine.resolve.resolve_for_eval`).
 
@@ -133,7 +127,8 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
     checkpoint's (their count must match the model's classes).
 
     A checkpoint whose weights or buffers hold NaN/inf (a diverged training) is refused: every
-    score it gives would be meaningless.
+    score it gives would be meaningless. ``architecture`` (``name``, ``tam_position``; None: from the
+    file) settles what the file leaves open (:func:`tanet.load_model`).
     """
     for name, value in (("num_segments", num_segments), ("size", size), ("scale_size", scale_size)):
         if value is not None and value < 1:
@@ -141,6 +136,7 @@ def load_for_eval(checkpoint: PathLike, *, num_segments: Optional[int] = None,
     if protocol is not None and protocol not in TEST_PROTOCOLS:
         raise ConfigError(f"unknown test protocol {protocol!r}; valid: {', '.join(TEST_PROTOCOLS)}")
     overrides = {"num_segments": num_segments} if num_segments else {}
+    overrides.update({key: value for key, value in architecture.items() if value is not None})
     model, loaded = load_model(checkpoint, **overrides)
     tensors = [*model.named_parameters(), *model.named_buffers()]
     bad = [name for name, tensor in tensors if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]

@@ -13,7 +13,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from tanet.errors import TanetError
+from tanet.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -65,24 +65,39 @@ def cleanup_distributed() -> None:
         dist.destroy_process_group()
 
 
+def available_devices() -> list[str]:
+    """The ``--device`` values that can run here."""
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        names += ["cuda"] + [f"cuda:{index}" for index in range(count)]
+    return names
+
+
 def select_device(spec: str, info: DistInfo) -> torch.device:
     """``auto`` picks CUDA (the local rank's GPU) when available, else CPU; ``cuda`` without an index
-    takes the local rank's GPU (one process per GPU, as torchrun starts them)."""
+    takes the local rank's GPU (one process per GPU, as torchrun starts them). A device that cannot run
+    here is a usage error listing those that can."""
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(spec)
     except RuntimeError:
-        raise TanetError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise TanetError(f"device {spec!r} requested but this torch sees no CUDA GPU "
-                             f"(torch {torch.__version__}); use --device cpu or auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise TanetError(f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA GPU(s) are visible")
-        if device.index is None:
-            device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
-        torch.cuda.set_device(device)
+        raise UsageError(f"unknown device {spec!r}; available here: {', '.join(available_devices())}") from None
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.type != "cuda":  # mps, xpu, meta, ...: tanet runs on CPUs and CUDA GPUs
+        raise UsageError(f"device {spec!r} is not supported (tanet runs on cpu and cuda); available here: "
+                         f"{', '.join(available_devices())}")
+    if not torch.cuda.is_available():
+        raise UsageError(f"device {spec!r} requested but this torch sees no CUDA GPU "
+                         f"(torch {torch.__version__}); available here: {', '.join(available_devices())}")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA GPU(s) are "
+                         f"visible; available here: {', '.join(available_devices())}")
+    if device.index is None:
+        device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
+    torch.cuda.set_device(device)
     return device
 
 
@@ -116,6 +131,7 @@ def barrier() -> None:
 
 
 __all__ = [
-    "DistInfo", "ShardSampler", "env_dist_info", "init_distributed", "cleanup_distributed", "select_device",
+    "DistInfo", "ShardSampler", "env_dist_info", "init_distributed", "cleanup_distributed", "available_devices",
+    "select_device",
     "all_reduce_sum", "barrier",
 ]

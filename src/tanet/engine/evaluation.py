@@ -175,11 +175,41 @@ def _progress(iterable: Iterable, enabled: bool, desc: str):
     return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
 
 
+def per_class_accuracy(confusion: torch.Tensor, class_names: Optional[Sequence[str]] = None) -> list[dict]:
+    """One row per class: ``name``, ``videos`` (of that true class), ``correct``, ``accuracy`` (percent;
+    None for a class without videos)."""
+    names = list(class_names) if class_names is not None else [f"class_{i}" for i in range(confusion.shape[0])]
+    rows = []
+    for index, name in enumerate(names):
+        videos, correct = int(confusion[index].sum()), int(confusion[index, index])
+        rows.append({"name": name, "videos": videos, "correct": correct,
+                     "accuracy": 100.0 * correct / videos if videos else None})
+    return rows
+
+
+def format_per_class(rows: Sequence[dict], limit: int = 30) -> str:
+    """The per-class accuracies as a table; past ``limit`` classes, the ``limit`` least accurate."""
+    shown = list(rows)
+    title = "per-class accuracy"
+    if len(shown) > limit:
+        shown = sorted((r for r in rows if r["accuracy"] is not None), key=lambda r: r["accuracy"])[:limit]
+        title += f" (the {limit} least accurate of {len(rows)} classes; all in metrics.json)"
+    width = max([len(r["name"]) for r in shown] + [5])
+    lines = [title, f"  {'class':<{width}}  {'videos':>6}  {'correct':>7}  {'acc (%)':>7}"]
+    for r in shown:
+        accuracy = "-" if r["accuracy"] is None else f"{r['accuracy']:.1f}"
+        lines.append(f"  {r['name']:<{width}}  {r['videos']:>6}  {r['correct']:>7}  {accuracy:>7}")
+    return "\n".join(lines)
+
+
 def format_metrics_table(metrics: dict, title: str = "") -> str:
-    """A small fixed-width table of the headline metrics."""
-    rows = [("top-1 (%)", f"{metrics['top1']:.2f}"), ("top-5 (%)", f"{metrics['top5']:.2f}"),
-            ("mean class acc (%)", f"{metrics['mean_class_acc']:.2f}"),
-            ("videos", str(metrics.get("num_samples", "")))]
+    """A small fixed-width table of the headline metrics (top-5 only where it is defined: more than 5
+    classes, else ``metrics["top5"]`` is None and the row is left out)."""
+    rows = [("top-1 (%)", f"{metrics['top1']:.2f}")]
+    if metrics.get("top5") is not None:
+        rows.append(("top-5 (%)", f"{metrics['top5']:.2f}"))
+    rows += [("mean class acc (%)", f"{metrics['mean_class_acc']:.2f}"),
+             ("videos", str(metrics.get("num_samples", "")))]
     if metrics.get("num_skipped"):
         rows.append(("skipped (unreadable)", str(metrics["num_skipped"])))
     width = max(len(r[0]) for r in rows)
@@ -192,9 +222,9 @@ def format_metrics_table(metrics: dict, title: str = "") -> str:
     return "\n".join(out)
 
 
-def save_confusion_png(confusion: torch.Tensor, path: Union[str, Path],
-                       class_names: Optional[Sequence[str]] = None, normalize: bool = True) -> Path:
-    """Plot a (row-normalised) confusion matrix; class labels are drawn up to 40 classes."""
+def confusion_figure(confusion: torch.Tensor, class_names: Optional[Sequence[str]] = None, normalize: bool = True):
+    """A matplotlib figure of a confusion matrix, coloured row-normalised (``normalize``) with the video
+    count written in each cell; class labels and counts are drawn up to 40 classes."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -210,13 +240,29 @@ def save_confusion_png(confusion: torch.Tensor, path: Union[str, Path],
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+    ax.set_title("confusion matrix: videos per cell" + (", colour row-normalised" if normalize else ""))
+    if k <= 40:
+        counts = confusion.long()
+        for row in range(k):
+            for column in range(k):
+                dark = float(matrix[row, column]) > 0.5 * float(matrix.max() or 1)
+                ax.text(column, row, str(int(counts[row, column])), ha="center", va="center",
+                        fontsize=max(5, 10 - k // 5), color="white" if dark else "black")
     if class_names is not None and k <= 40:
         ax.set_xticks(range(k))
         ax.set_yticks(range(k))
         ax.set_xticklabels(class_names, rotation=90, fontsize=7)
         ax.set_yticklabels(class_names, fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def save_confusion_png(confusion: torch.Tensor, path: Union[str, Path],
+                       class_names: Optional[Sequence[str]] = None, normalize: bool = True) -> Path:
+    """:func:`confusion_figure` as a PNG file."""
+    import matplotlib.pyplot as plt
+
+    fig = confusion_figure(confusion, class_names, normalize)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -226,5 +272,5 @@ def save_confusion_png(confusion: torch.Tensor, path: Union[str, Path],
 
 __all__ = [
     "evaluate", "predict_views", "topk_correct", "metrics_from_counts", "autocast_context",
-    "format_metrics_table", "save_confusion_png",
+    "format_metrics_table", "per_class_accuracy", "format_per_class", "confusion_figure", "save_confusion_png",
 ]

@@ -22,15 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+from torch import nn
 
 from tanet.data.decode import FrameFolderBackend, VideoDecodeError, VideoReader, open_video
 from tanet.data.sampling import SegmentSampler
 from tanet.engine import distributed as dist_utils
-from tanet.engine.builders import build_eval_dataset, load_for_eval
+from tanet.engine.builders import EvalSetup, build_eval_dataset, load_for_eval
 from tanet.engine.evaluation import predict_views
+from tanet.engine.resolve import resolve_for_eval, stored_recipe
+from tanet.engine.testing import choose_protocol
 from tanet.engine.timeline import (WindowPrediction, clip_views, predict_timeline, save_timeline_png,
                                    write_overlay_video)
 from tanet.errors import TanetError, UsageError
+from tanet.models.inference import prepare_for_inference
 from tanet.utils.io import atomic_write_text
 
 __all__ = ["VideoInput", "Prediction", "collect_videos", "predict_videos", "format_predictions",
@@ -183,19 +187,47 @@ def _wants_timeline(mode: str, reader: VideoReader, long_video: float) -> bool:
     return mode == "on" or (reader.duration or 0.0) > long_video
 
 
-def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: PathLike, *,
+def _setup_for_model(model: nn.Module, *, protocol: Optional[str], class_names: Optional[Sequence[str]],
+                     inference: Optional[str], device: Optional[str], architecture: dict) -> EvalSetup:
+    """The evaluation set-up of a model in memory: its preprocessing from ``model.record`` (the file it
+    was loaded from: recipe, class names, published protocol), without reading any file again. The model
+    stays where it is and as it is (``inference="eager"``); another inference path runs on a copy."""
+    given = [f"{key}=" for key, value in architecture.items() if value is not None]
+    if given or device not in (None, "auto"):
+        raise UsageError(f"{', '.join(given + (['device='] if device not in (None, 'auto') else []))} apply to a "
+                         "checkpoint file; a model in memory has its architecture and stays on its device")
+    record = getattr(model, "record", None)
+    protocol, _ = choose_protocol(record, None, protocol)
+    names = (class_names if class_names is not None else
+             record.class_names if record is not None and record.class_names else getattr(model, "class_names", None))
+    if names is not None and len(names) != model.num_classes:
+        raise UsageError(f"{len(names)} class names for a model of {model.num_classes} classes")
+    recipe, recorded = stored_recipe(record.recipe if record is not None else None)
+    resolved = resolve_for_eval(recipe, num_segments=model.num_segments, num_classes=model.num_classes,
+                                class_names=names, protocol=protocol, recorded=recorded)
+    if inference not in (None, "eager"):
+        model = prepare_for_inference(model, inference)  # a converted copy: the caller's model is unchanged
+    return EvalSetup(model, resolved, None)
+
+
+def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Union[PathLike, nn.Module], *,
                    class_names: Optional[Sequence[str]] = None, topk: int = 5,
-                   protocol: str = "efficient", average: str = "score", view_chunk: int = 8,
-                   device: str = "auto", amp: str = "none", strict: bool = False, root: Optional[PathLike] = None,
-                   timeline: str = "auto", window: float = 2.0, stride: Optional[float] = None,
-                   long_video: float = 30.0, strip_dir: Optional[PathLike] = None,
-                   overlay_dir: Optional[PathLike] = None, inference: str = "fused") -> list[Prediction]:
-    """Classify videos with the model stored in ``checkpoint`` (any known layout).
+                   protocol: Optional[str] = None, average: str = "score", view_chunk: int = 8,
+                   device: Optional[str] = None, amp: str = "none", strict: bool = False,
+                   root: Optional[PathLike] = None, timeline: str = "auto", window: float = 2.0,
+                   stride: Optional[float] = None, long_video: float = 30.0, strip_dir: Optional[PathLike] = None,
+                   overlay_dir: Optional[PathLike] = None, inference: Optional[str] = None, progress: bool = False,
+                   model: Optional[str] = None, num_segments: Optional[int] = None,
+                   tam_position: Optional[str] = None, overwrite: bool = False) -> list[Prediction]:
+    """Classify videos with the model stored in ``checkpoint`` (any known layout), or with a model in
+    memory (``checkpoint`` an ``nn.Module``: no file is read again; a model tanet loaded carries its
+    file's record, ``model.record``, for the preprocessing; it runs as it is, on its device).
 
     ``videos``: files, frame folders, folders of videos, list files or globs (see
     :func:`collect_videos`; ``root`` for relative list entries). Each video gets one prediction from
-    the ``protocol``'s views (``efficient``: 1 clip x centre crop), averaged as raw ``score`` s
-    (official TAM) or ``prob`` abilities (MMAction2). ``timeline`` (``"on"``: every video file,
+    the ``protocol``'s views (default: the checkpoint's, as ``tanet test`` chooses it --
+    :func:`tanet.engine.testing.choose_protocol`; ``efficient``: 1 clip x centre crop), averaged as raw
+    ``score`` s (official TAM) or ``prob`` abilities (MMAction2). ``timeline`` (``"on"``: every video file,
     ``"auto"``: those longer than ``long_video`` seconds, ``"off"``: none) adds windows of ``window``
     seconds every ``stride`` seconds (default ``window / 2``), each with its own top-k. Each timeline is also
     drawn as ``<strip_dir>/<video name>.timeline.png`` (thumbnails with their labels over a band of
@@ -205,7 +237,10 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     An unreadable video gives a ``Prediction`` with ``status="unreadable"`` and a warning naming it;
     with ``strict`` its :class:`~tanet.data.VideoDecodeError` is raised. Class names: ``class_names``,
     else those in the checkpoint, else ``class_<i>``. ``inference``: the model's inference path (see
-    :func:`tanet.engine.builders.load_for_eval`).
+    :func:`tanet.engine.builders.load_for_eval`; default ``fused`` for a file, ``eager`` -- the model as
+    it is -- for a model in memory). ``progress``: a progress bar over the videos.
+    ``model``, ``num_segments``, ``tam_position`` settle what a checkpoint that does not record them leaves
+    open (a bare state dict). A drawing whose file exists gets a numbered name unless ``overwrite``.
     """
     if timeline not in ("auto", "on", "off"):
         raise UsageError(f"timeline must be auto, on or off, got {timeline!r}")
@@ -214,10 +249,17 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     items: list[VideoInput] = []
     for video in videos:
         items += [video] if isinstance(video, VideoInput) else collect_videos([video], root=root)
-    torch_device = dist_utils.select_device(device, dist_utils.DistInfo())
-    setup = load_for_eval(checkpoint, device=torch_device, inference=inference, protocol=protocol,
-                          class_names=class_names)
+    architecture = {"model": model, "num_segments": num_segments, "tam_position": tam_position}
+    if isinstance(checkpoint, nn.Module):
+        setup = _setup_for_model(checkpoint, protocol=protocol, class_names=class_names, inference=inference,
+                                 device=device, architecture=architecture)
+    else:
+        setup = load_for_eval(checkpoint, device=dist_utils.select_device(device or "auto", dist_utils.DistInfo()),
+                              inference=inference or "fused", protocol=choose_protocol(checkpoint, None, protocol)[0],
+                              class_names=class_names, num_segments=num_segments, name=model,
+                              tam_position=tam_position)  # `model` names the one asked for
     model = setup.model
+    torch_device = next(model.parameters()).device
     names = setup.class_names or [f"class_{i}" for i in range(model.num_classes)]
     views = build_eval_dataset(setup, [], check_labels=False)  # sampler + transform
     k = min(topk, model.num_classes)
@@ -225,43 +267,60 @@ def predict_videos(videos: Sequence[Union[PathLike, VideoInput]], checkpoint: Pa
     options = dict(average=average, view_chunk=view_chunk, device=torch_device, amp=amp)
     predictions = []
     drawn_names: set[str] = set()
-    for video in items:
-        try:
-            with _open(video, views.video_backend) as reader:
-                clip = clip_views(reader, views.sampler(reader.num_frames), views.transform)
-                scores = predict_views(model, clip.unsqueeze(0), **options)[0]
-                windows = None
-                if _wants_timeline(timeline, reader, long_video):
-                    windows = predict_timeline(model, reader, views.transform, window_sampler, window=window,
-                                               stride=stride or window / 2, topk=k, names=names, **options)
-                elif timeline == "on" and reader.fps is None:
-                    warnings.warn(f"{video.path}: a frame folder records no frame rate; no timeline", stacklevel=2)
-                fps, duration, num_frames = reader.fps, reader.duration, reader.num_frames
-                drawings = _draw(video.path, reader, windows, strip_dir, overlay_dir, drawn_names) if windows else []
-        except VideoDecodeError as error:
-            if strict:
-                raise
-            warnings.warn(f"skipping unreadable video {error}", RuntimeWarning, stacklevel=2)
-            predictions.append(Prediction(video.path, [], [], [], status="unreadable", error=error.reason))
-            continue
-        if not bool(scores.isfinite().all()):  # a diverged or broken model: its ranking means nothing
-            raise TanetError(f"{video.path}: the model's scores are NaN/inf"
-                             + (" (try without --amp)" if amp != "none" else ""))
-        probabilities = scores if average == "prob" else scores.softmax(dim=0)
-        top = probabilities.topk(k)
-        labels = top.indices.tolist()
-        predictions.append(Prediction(video.path, labels, [names[i] for i in labels], [float(p) for p in top.values],
-                                      num_frames=num_frames, fps=fps, duration=duration, timeline=windows,
-                                      drawings=drawings, frame_template=video.frame_template))
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="predict", unit="video", leave=False, dynamic_ncols=True)
+    was_training = model.training
+    model.eval()  # a model in memory may be training; it is given back as it was
+    try:
+        for video in items:
+            try:
+                with _open(video, views.video_backend) as reader:
+                    clip = clip_views(reader, views.sampler(reader.num_frames), views.transform)
+                    scores = predict_views(model, clip.unsqueeze(0), **options)[0]
+                    windows = None
+                    if _wants_timeline(timeline, reader, long_video):
+                        windows = predict_timeline(model, reader, views.transform, window_sampler, window=window,
+                                                   stride=stride or window / 2, topk=k, names=names, **options)
+                    elif timeline == "on" and reader.fps is None:
+                        warnings.warn(f"{video.path}: a frame folder records no frame rate; no timeline",
+                                      stacklevel=2)
+                    fps, duration, num_frames = reader.fps, reader.duration, reader.num_frames
+                    drawings = (_draw(video.path, reader, windows, strip_dir, overlay_dir, drawn_names, overwrite)
+                                if windows else [])
+            except VideoDecodeError as error:
+                if strict:
+                    raise
+                warnings.warn(f"skipping unreadable video {error}", RuntimeWarning, stacklevel=2)
+                predictions.append(Prediction(video.path, [], [], [], status="unreadable", error=error.reason))
+                continue
+            if not bool(scores.isfinite().all()):  # a diverged or broken model: its ranking means nothing
+                raise TanetError(f"{video.path}: the model's scores are NaN/inf"
+                                 + (" (try without --amp)" if amp != "none" else ""))
+            probabilities = scores if average == "prob" else scores.softmax(dim=0)
+            top = probabilities.topk(k)
+            labels = top.indices.tolist()
+            predictions.append(Prediction(video.path, labels, [names[i] for i in labels],
+                                          [float(p) for p in top.values], num_frames=num_frames, fps=fps,
+                                          duration=duration, timeline=windows, drawings=drawings,
+                                          frame_template=video.frame_template))
+    finally:
+        model.train(was_training)
     return predictions
 
 
 def _draw(video: str, reader: VideoReader, windows: list, strip_dir: Optional[PathLike],
-          overlay_dir: Optional[PathLike], taken: set) -> list[Path]:
+          overlay_dir: Optional[PathLike], taken: set, overwrite: bool = False) -> list[Path]:
     """The timeline's PNG strip and overlay video, named after the video (numbered when two videos
-    share a name)."""
+    share a name, or, unless ``overwrite``, when a file of that name is there)."""
+    def exists(name: str) -> bool:
+        files = [Path(folder) / f"{name}.timeline.{suffix}"
+                 for folder, suffix in ((strip_dir, "png"), (overlay_dir, "mp4")) if folder is not None]
+        return not overwrite and any(file.exists() for file in files)
+
     stem, number = Path(video).stem, 1
-    while stem in taken:
+    while stem in taken or exists(stem):
         number += 1
         stem = f"{Path(video).stem}-{number}"
     taken.add(stem)

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import pickle
 import re
 import time
 from dataclasses import dataclass
@@ -28,17 +29,17 @@ from torch import nn
 
 from tanet.data.stills import render_stills, still_class_names
 from tanet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from tanet.errors import UsageError
-from tanet.models.resnet import resnet18, resnet34, resnet50, resnet101
+from tanet.errors import TanetError, UsageError
+from tanet.models.resnet import resnet18, resnet26, resnet34, resnet50, resnet101
 from tanet.utils.cache import tanet_home
 from tanet.utils.io import atomic_write, atomic_write_json
 
 __all__ = ["Pretrain2DOptions", "SYNTHETIC", "is_synthetic", "parse_synthetic", "pretrained_2d_path",
-           "pretrain_2d", "ensure_pretrained_2d"]
+           "pretrain_2d", "ensure_pretrained_2d", "check_pretrained_2d"]
 
 SYNTHETIC = "synthetic"
 PRETRAIN_VERSION = 1  # bump when the images or the training change: cached files of another version are not reused
-_DEPTHS = {18: resnet18, 34: resnet34, 50: resnet50, 101: resnet101}
+_DEPTHS = {18: resnet18, 26: resnet26, 34: resnet34, 50: resnet50, 101: resnet101}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ class Pretrain2DOptions:
     @property
     def file_name(self) -> str:
         return f"resnet{self.depth}_w{self.width:g}-{self.key}.pth"
+
+    def command(self) -> Optional[str]:
+        """The ``tanet pretrain-2d`` command line that trains this file (None when an option has no flag)."""
+        default = Pretrain2DOptions(depth=self.depth, width=self.width)
+        flagged = ("seed", "epochs", "per_class")
+        if self != dataclasses.replace(default, **{name: getattr(self, name) for name in flagged}):
+            return None
+        flags = [f"--depth {self.depth}", f"--width {self.width:g}"]
+        flags += [f"--{name.replace('_', '-')} {getattr(self, name)}" for name in flagged
+                  if getattr(self, name) != getattr(default, name)]
+        return f"tanet pretrain-2d {' '.join(flags)}"
 
 
 def is_synthetic(value: Optional[str]) -> bool:
@@ -170,16 +182,58 @@ def pretrain_2d(options: Pretrain2DOptions, *, threads: Optional[int] = None, lo
         torch.set_num_threads(previous_threads)
 
 
+def _expected_shapes(options: Pretrain2DOptions) -> dict[str, tuple[int, ...]]:
+    with torch.device("meta"):  # the architecture's keys and shapes, without allocating or initialising weights
+        model = _DEPTHS[options.depth](num_classes=len(still_class_names()), width=options.width)
+    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
+
+
+def check_pretrained_2d(path: Path, options: Pretrain2DOptions) -> None:
+    """Refuse a cached file that does not load or does not hold the 2D ResNet of ``options`` (a truncated or
+    replaced file), naming the command that trains it again."""
+    problem = None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+        problem = f"does not load ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__})"
+    else:
+        expected = _expected_shapes(options)
+        if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+            problem = "is not a state dict of tensors"
+        elif state.keys() != expected.keys():
+            missing, unexpected = sorted(expected.keys() - state.keys()), sorted(state.keys() - expected.keys())
+            problem = (f"does not hold a 2D ResNet-{options.depth}: {len(missing)} key(s) missing"
+                       f"{f' (first {missing[0]})' if missing else ''}, {len(unexpected)} unexpected"
+                       f"{f' (first {unexpected[0]})' if unexpected else ''}")
+        else:
+            wrong = [key for key, shape in expected.items() if tuple(state[key].shape) != shape]
+            if wrong:
+                problem = (f"does not hold a 2D ResNet-{options.depth} at width {options.width:g}: {len(wrong)} "
+                           f"tensor(s) of another shape (first {wrong[0]}: {tuple(state[wrong[0]].shape)}, "
+                           f"expected {expected[wrong[0]]})")
+    if problem:
+        command = options.command()
+        now = f", or train it again now with: {command} --force" if command else ""
+        raise TanetError(f"cached pretrain-2d file {path} {problem}; delete it and it is trained again when next "
+                         f"needed{now}")
+
+
 def ensure_pretrained_2d(options: Pretrain2DOptions, *, threads: Optional[int] = 1, force: bool = False,
                          log=print) -> tuple[Path, dict]:
-    """The cached weights file of ``options`` (trained now when missing or ``force``) and its summary."""
+    """The cached weights file of ``options`` (trained now when missing or ``force``) and its summary.
+
+    A cached file is checked before it is reported cached (:func:`check_pretrained_2d`): a damaged one is an
+    error that names the ``--force`` command, not a failure later in the run that uses it."""
     path = pretrained_2d_path(options)
     summary_path = path.with_suffix(".json")
     if path.is_file() and summary_path.is_file() and not force:
         try:
-            return path, {**json.loads(summary_path.read_text()), "cached": True}
+            summary = json.loads(summary_path.read_text())
         except ValueError:
-            pass  # an unreadable summary: train again
+            summary = None  # an unreadable summary: train again
+        if isinstance(summary, dict):
+            check_pretrained_2d(path, options)
+            return path, {**summary, "cached": True}
     log(f"pretrain-2d: training a 2D ResNet-{options.depth} (width {options.width:g}) on the built-in still "
         f"images ({len(still_class_names())} classes x {options.per_class}); cached as {path}")
     model, summary = pretrain_2d(options, threads=threads, log=log)

@@ -14,7 +14,9 @@ kernel analysis, export (:func:`resolve_for_eval`) -- resolve once and then read
 * ``data.val_batch_size``: ``data.batch_size``;
 * ``data.flip`` ``auto``: on with the mirrored-pair label map when the class names are known, off when
   they are not (a mirrored ``left_to_right`` clip could not be relabelled);
-* ``model.pretrained``: ``scratch`` when a recipe meant for ImageNet weights got none (said loudly).
+* ``model.pretrained``: ``scratch`` when a recipe meant for ImageNet weights got none (said loudly);
+* ``runtime.channels_last`` ``auto``: the training layout that measured faster on the device the run
+  will use (:func:`training_layout`).
 
 A value the user set is kept. The recipe as given (:attr:`ResolvedConfig.recipe`: derived keys left
 ``None``) is what ``config.yaml`` records, so that a later override of the key a value follows
@@ -24,6 +26,7 @@ recorded beside it (:meth:`ResolvedConfig.record`).
 from __future__ import annotations
 
 import copy
+import os
 import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +37,13 @@ from tanet.data.lists import read_class_names
 from tanet.data.synthetic import PRESETS, SyntheticDataset, generate
 from tanet.data.transforms import default_scale_size
 from tanet.engine.config import ConfigError, TrainConfig
+from tanet.factory import SCRATCH  # model.pretrained: from scratch, chosen
+from tanet.models import build_model as build_architecture
 
 __all__ = ["CLASSES_FILE", "SCRATCH", "ResolvedConfig", "resolve_training", "resolve_for_eval", "synthetic_set",
-           "stored_recipe"]
+           "stored_recipe", "model_options", "check_architecture", "training_layout"]
 
 CLASSES_FILE = "classes.txt"  # what `tanet prepare` writes beside train.txt and val.txt
-SCRATCH = "scratch"  # model.pretrained: from scratch, chosen
 
 
 @dataclass
@@ -81,6 +85,7 @@ class ResolvedConfig:
             f"test protocol {d.test_protocol}{mark('data.test_protocol')}",
             f"init: {self._describe_init()}; temporal: "
             + ", ".join(f"{key} {value}" for key, value in vars(m.temporal).items()),
+            f"layout: channels_last {str(c.runtime.channels_last).lower()}{mark('runtime.channels_last')}",
         ]
         if d.synthetic.kind is not None:
             lines.insert(1, f"data set: built-in {d.synthetic.kind} set ({d.synthetic.preset} preset, rendering "
@@ -106,6 +111,21 @@ class ResolvedConfig:
         return f"2D weights from {m.pretrained}"
 
 
+def model_options(config: TrainConfig) -> dict:
+    """``create_model`` keyword arguments of the architecture in the model section."""
+    m = config.model
+    return dict(num_segments=m.num_segments, dropout=m.dropout, width=m.width, **vars(m.temporal))
+
+
+def check_architecture(config: TrainConfig) -> None:
+    """Build the recipe's architecture on the meta device (no memory, no initialisation): a misspelled model
+    name (listing close ones), a width too small or a TAM style its blocks do not have is a usage error."""
+    import torch
+
+    with torch.device("meta"):
+        build_architecture(config.model.name, num_classes=config.model.num_classes or 2, **model_options(config))
+
+
 def synthetic_set(config: TrainConfig) -> SyntheticDataset:
     """The built-in set the data section names (rendered on first use, then read from the cache)."""
     synthetic = config.data.synthetic
@@ -120,6 +140,7 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
     ``class_names`` / ``num_classes``: given in code (a :class:`~tanet.engine.Trainer` handed a model or
     names), they win over the recipe's.
     """
+    check_architecture(config)  # a bad model name, width or TAM style is one line before any data is rendered
     recipe = _copy(config)
     resolved = _copy(config)
     derived: dict[str, str] = {}
@@ -167,14 +188,25 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
 
     _derive_data(resolved, derived)
     flip_rule = _resolve_flip(resolved, names, derived, warnings)
+    if resolved.runtime.channels_last == "auto":
+        resolved.runtime.channels_last, derived["runtime.channels_last"] = training_layout(
+            resolved.runtime.device, resolved.runtime.amp)
 
     if m.pretrained is None and not (m.init_from or m.weights) and m.pretrained_expected:
         warnings.append(
             f"model.pretrained is not set, so {m.name} trains from scratch, but this recipe is meant to start "
-            "from ImageNet weights (the published numbers need them): pass --pretrained FILE (a torchvision/timm "
-            f"2D ResNet), or --pretrained {SCRATCH} to train from scratch on purpose")
+            "from ImageNet weights (the published numbers need them): pass --pretrained imagenet (downloaded once "
+            f"and verified) or a 2D ResNet FILE, or --pretrained {SCRATCH} to train from scratch on purpose")
         m.pretrained = recipe.model.pretrained = SCRATCH  # the choice the run made, recorded as such
         derived["model.pretrained"] = "not given"
+    if resolved.optim.linear_lr_policy == "auto":
+        # The official fc_lr5 (TAM main.py, TSN(..., fc_lr5=not (tune_from and dataset in tune_from))) speeds up
+        # new layers on an ImageNet backbone; from scratch every layer is new, and x5/x10 on the classifier
+        # and TAM's global branch made SGD's logits blow up in the first epochs (issue 19's validation spikes).
+        started = bool(m.init_from or m.weights or m.pretrained not in (None, SCRATCH))
+        resolved.optim.linear_lr_policy = "official" if started else "none"
+        derived["optim.linear_lr_policy"] = ("the model starts from pretrained weights" if started
+                                             else "from scratch: no pretrained layer to outpace")
     return ResolvedConfig(recipe, resolved, derived, tuple(names) if names is not None else None, flip_rule,
                           tuple(warnings))
 
@@ -228,8 +260,34 @@ def stored_recipe(stored: Any) -> tuple[TrainConfig, bool]:
         return TrainConfig(), False
 
 
+def training_layout(device: str, amp: str) -> tuple[bool, str]:
+    """``runtime.channels_last=auto``: whether training runs channels_last on ``device`` (``runtime.device``,
+    ``auto`` included) under ``amp``, and why.
+
+    On a CPU, oneDNN's convolutions keep channels_last activations NHWC through the whole network, where
+    the default layout reorders them around every convolution: a tanet_r50 training step measured faster
+    channels_last on every CPU tried (benchmarks/bench_peers.py: 1.26x on AVX2, 1.22x on AVX-512 + AMX).
+    On a GPU, tensor-core convolutions want NHWC under mixed precision; in float32 cuDNN's default stays.
+    """
+    import torch
+
+    on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if on_gpu:
+        if amp in ("fp16", "bf16"):
+            return True, f"GPU with {amp} autocast: tensor-core convolutions run NHWC"
+        return False, "GPU in float32: cuDNN's default layout"
+    if not torch.backends.mkldnn.is_available():
+        return False, "this torch has no oneDNN: CPU convolutions gain nothing from channels_last"
+    capability = torch.backends.cpu.get_cpu_capability()
+    return True, f"faster on this CPU ({capability}) with oneDNN"
+
+
 def _derive_data(config: TrainConfig, derived: dict) -> None:
     d = config.data
+    if d.num_workers == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        d.num_workers = min(8, max(0, cores - 1))  # the training process keeps one core
+        derived["data.num_workers"] = f"auto: {cores} cores here, one kept for training"
     if d.scale_size is None:
         d.scale_size = default_scale_size(d.size)
         derived["data.scale_size"] = "size * 256 // 224"

@@ -15,9 +15,11 @@ from tanet.data.loader import Batch, collate_videos, worker_init_fn
 from tanet.engine.distributed import ShardSampler
 from tanet.utils.io import atomic_write_text
 
-__all__ = ["default_out_dir", "confusion_csv", "IndexedDataset", "indexed_eval_loader", "write_dump", "DUMP_SUFFIXES"]
+__all__ = ["default_out_dir", "confusion_csv", "IndexedDataset", "indexed_eval_loader", "write_dump", "DUMP_SUFFIXES",
+           "RESULT_FILES"]
 
 DUMP_SUFFIXES = (".json", ".csv")
+RESULT_FILES = ("metrics.json", "confusion.png", "confusion.csv")  # what `tanet test` writes into its folder
 
 
 def default_out_dir(val_list: Union[str, Path], protocol: str, *, checkpoint: Optional[Union[str, Path]] = None,
@@ -107,9 +109,11 @@ def write_dump(path: Union[str, Path], videos: Sequence[str], labels: Sequence[i
     """Per-video predictions in list order, every video of the list (unreadable ones marked).
 
     JSON: ``info`` (checkpoint, protocol, averaging...), ``class_names`` and one entry per video with
-    its ``label``, ``predicted`` class and the full ``scores`` vector (view-averaged logits, or
-    probabilities with ``average="prob"``), as MMAction2's ``--dump`` keeps them for score fusion.
-    CSV: ``video, label, predicted, status`` and one score column per class (named by class).
+    its ``label`` and ``predicted`` class (indices, and their names as ``label_name`` /
+    ``predicted_name``) and the full ``scores`` vector (view-averaged logits, or probabilities with
+    ``average="prob"``), as MMAction2's ``--dump`` keeps them for score fusion.
+    CSV: ``video, label, label_name, predicted, predicted_name, status`` and one score column per class
+    (named by class).
     """
     path = Path(path)
     names = _names(class_names, num_classes)
@@ -117,18 +121,23 @@ def write_dump(path: Union[str, Path], videos: Sequence[str], labels: Sequence[i
     entries = []
     for index, (video, label) in enumerate(zip(videos, labels)):
         row = row_of.get(index)
+        label_name = names[label] if 0 <= label < len(names) else None
         if row is None:
-            entries.append({"video": video, "label": label, "predicted": None, "status": "unreadable", "scores": None})
+            entries.append({"video": video, "label": label, "label_name": label_name, "predicted": None,
+                            "predicted_name": None, "status": "unreadable", "scores": None})
             continue
         vector = scores[row]
-        entries.append({"video": video, "label": label, "predicted": int(vector.argmax()), "status": "ok",
+        predicted = int(vector.argmax())
+        entries.append({"video": video, "label": label, "label_name": label_name, "predicted": predicted,
+                        "predicted_name": names[predicted], "status": "ok",
                         "scores": [round(float(value), 6) for value in vector]})
     if path.suffix == ".csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["video", "label", "predicted", "status", *names])
+        writer.writerow(["video", "label", "label_name", "predicted", "predicted_name", "status", *names])
         for entry in entries:
-            writer.writerow([entry["video"], entry["label"], "" if entry["predicted"] is None else entry["predicted"],
+            writer.writerow([entry["video"], entry["label"], entry["label_name"] or "",
+                             "" if entry["predicted"] is None else entry["predicted"], entry["predicted_name"] or "",
                              entry["status"], *(entry["scores"] or [""] * len(names))])
         text = out.getvalue()
     else:

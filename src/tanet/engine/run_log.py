@@ -52,7 +52,7 @@ class RunLogger:
     column added, so the header always matches every row.
     """
 
-    def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, curves_every_s: float = 10.0):
+    def __init__(self, out_dir: Path, enabled: bool, tensorboard: "bool | str", curves_every_s: float = 10.0):
         self.out_dir = out_dir
         self.enabled = enabled
         self.writer = None
@@ -65,7 +65,8 @@ class RunLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                print(TENSORBOARD_MISSING, file=sys.stderr, flush=True)
+                if tensorboard is True:  # asked for; "auto" goes without it silently
+                    print(TENSORBOARD_MISSING, file=sys.stderr, flush=True)
             else:
                 self.writer = SummaryWriter(str(out_dir / "tensorboard"))
 

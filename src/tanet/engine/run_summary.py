@@ -25,7 +25,8 @@ def run_summary(trainer: Any) -> str:
         f"batch {config.data.batch_size}/process (global {trainer.global_batch}), lr {trainer.lr:.4g}"
         + (f" (scaled from {config.optim.lr} at batch {config.optim.base_batch_size})"
            if config.optim.base_batch_size else ""),
-        "param groups: " + ", ".join(
+        f"param groups (linear lr policy {config.optim.linear_lr_policy}"
+        f"{trainer.resolved.mark('optim.linear_lr_policy')}): " + ", ".join(
             f"{g['name']} {len(g['params'])} (lr x{g['lr_mult']:g}, wd x{g['decay_mult']:g})" for g in trainer.groups),
         *trainer.resolved.describe(),
     ]

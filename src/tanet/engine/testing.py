@@ -8,12 +8,57 @@ import torch
 
 from tanet.engine import distributed as dist_utils
 from tanet.engine.builders import build_eval_dataset, load_for_eval
-from tanet.engine.evaluation import evaluate, save_confusion_png
+from tanet.engine.evaluation import evaluate, per_class_accuracy, save_confusion_png
+from tanet.engine.resolve import stored_recipe
 from tanet.engine.results import DUMP_SUFFIXES, confusion_csv, indexed_eval_loader, write_dump
 from tanet.errors import TanetError, UsageError
+from tanet.factory import ModelRecord, record_of
+from tanet.interop.loading import read_checkpoint
+from tanet.interop.weights import PretrainedWeights, get_weights, identify_weights, sha256_file
 from tanet.utils.io import atomic_write_json, atomic_write_text
 
-__all__ = ["test_checkpoint"]
+__all__ = ["test_checkpoint", "choose_protocol"]
+
+
+def _published_protocol(entry: PretrainedWeights, how: str) -> Optional[tuple[str, str]]:
+    if entry.protocol is None or entry.protocol.tanet_protocol is None:
+        return None
+    return entry.protocol.tanet_protocol, f"the published protocol of {entry.name} ({entry.dataset}), {how}"
+
+
+def choose_protocol(source: Union[str, Path, ModelRecord, None], weights: Optional[str] = None,
+                    protocol: Optional[str] = None) -> tuple[str, str]:
+    """The test protocol for a checkpoint file (or the :class:`~tanet.factory.ModelRecord` of a model
+    loaded from one; None: a model that records no file) and why, in this order: ``protocol`` when
+    given; the published protocol of the data set the checkpoint is known to come from (``weights``: its
+    registry name; else a file whose SHA-256 matches a published checkpoint, or a converted one that
+    records such a source); the training recipe's ``data.test_protocol`` stored in a tanet checkpoint;
+    else ``efficient``."""
+    if protocol is not None:
+        return protocol, "--protocol"
+    if weights is not None:
+        chosen = _published_protocol(get_weights(weights), "--weights")
+        if chosen is not None:
+            return chosen
+    record = source if isinstance(source, ModelRecord) or source is None else record_of(read_checkpoint(Path(source)))
+    if record is None:
+        return "efficient", "the default: the model records no file it came from"
+    if record.weights is not None:
+        chosen = _published_protocol(get_weights(record.weights), "as published")
+        if chosen is not None:
+            return chosen
+    recipe, recorded = stored_recipe(record.recipe)
+    if recorded:
+        return recipe.data.test_protocol, "the training recipe's data.test_protocol"
+    source_file = Path(record.source)
+    digest = record.source_sha256 or (sha256_file(source_file) if source_file.is_file() else None)
+    entry = identify_weights(digest) if digest else None
+    if entry is not None:
+        how = "identified by its SHA-256" + (" before conversion" if record.source_sha256 else "")
+        chosen = _published_protocol(entry, how)
+        if chosen is not None:
+            return chosen
+    return "efficient", "the default: neither a training recipe nor a published data set is known for this checkpoint"
 
 
 def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], root: Optional[str] = None,
@@ -24,17 +69,22 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
                     scale_size: Optional[int] = None, sampling: Optional[str] = None,
                     class_names: Optional[Sequence[str]] = None, strict: bool = False,
                     progress: bool = True, dump: Optional[Union[str, Path]] = None,
-                    inference: str = "fused") -> dict:
+                    inference: str = "fused", model: Optional[str] = None, tam_position: Optional[str] = None,
+                    weights: Optional[str] = None) -> dict:
     """Rebuild the model of ``checkpoint``, evaluate it on ``val_list`` and write the results.
 
     Architecture, classes, segments and data settings come from the checkpoint; the keyword
-    arguments override them. With ``out`` the main process writes ``metrics.json``
-    (``top1``, ``top5``, ``mean_class_acc`` in percent, plus the protocol and counts) and
-    ``confusion.png`` / ``confusion.csv`` (rows: true class; the header row and the first column
-    are the class names). ``dump`` (``.json`` or ``.csv``) receives every video's prediction and
-    scores (:func:`tanet.engine.results.write_dump`). ``inference``: the model's inference path (see
+    arguments override them; ``model``, ``num_segments`` and ``tam_position`` settle what a file that
+    does not record them leaves open (a bare state dict). ``protocol=None``: :func:`choose_protocol`
+    (``weights``: the registry name the file came from). With ``out`` the main process writes
+    ``metrics.json`` (``top1``, ``top5`` -- null for 5 classes or fewer, where every label is in the
+    top 5 --, ``mean_class_acc`` in percent, ``per_class`` accuracies, the protocol and why, counts),
+    ``confusion.png`` (counts in the cells) and ``confusion.csv`` (rows: true class; the header row and
+    the first column are the class names).
+    ``dump`` (``.json`` or ``.csv``) receives every video's prediction and scores, named by class
+    (:func:`tanet.engine.results.write_dump`). ``inference``: the model's inference path (see
     :func:`load_for_eval`). Works under ``torchrun`` (each process takes a shard). Returns the metrics
-    dict (with the ``confusion`` tensor).
+    dict (with the ``confusion`` tensor; its ``top5`` is always the measured one).
 
     Raises :class:`~tanet.errors.UsageError` for a value that cannot work (checked before anything
     is loaded; ``class_names`` of the wrong length before the evaluation runs) and
@@ -52,10 +102,11 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
     torch_device = dist_utils.select_device(device, info)
     info = dist_utils.init_distributed(torch_device)
     try:
-        # the one resolution: the checkpoint's recipe with these overrides (protocol None: the recipe's)
+        # the one resolution: the checkpoint's recipe with these overrides and the chosen protocol
+        protocol, protocol_source = choose_protocol(checkpoint, weights, protocol)
         setup = load_for_eval(checkpoint, num_segments=num_segments, device=torch_device, inference=inference,
                               protocol=protocol, size=size, scale_size=scale_size, sampling=sampling, strict=strict,
-                              class_names=class_names)
+                              class_names=class_names, name=model, tam_position=tam_position)  # `model`: asked for
         protocol = setup.protocol
         model = setup.model
         names = setup.class_names
@@ -74,10 +125,10 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
             raise TanetError(f"{checkpoint}: the model's scores were NaN/inf for {metrics['num_nonfinite']} of "
                              f"{metrics['num_samples']} videos, so its accuracy means nothing"
                              + (" (try without --amp)" if amp != "none" else ""))
-        metrics.update(protocol=protocol, protocol_source=setup.resolved.derived.get("data.test_protocol", "given"),
-                       average=average, checkpoint=str(checkpoint),
-                       val_list=str(val_list), num_segments=model.num_segments,
-                       model=model.model_config["name"], inference=inference)
+        metrics.update(protocol=protocol, protocol_source=protocol_source, average=average,
+                       checkpoint=str(checkpoint), val_list=str(val_list), num_segments=model.num_segments,
+                       model=model.model_config["name"], inference=inference, num_classes=model.num_classes,
+                       class_names=names, per_class=per_class_accuracy(metrics["confusion"], names))
         if dump is not None:
             indices, scores = _gather_scores(loader.indices, metrics.pop("scores"), info.enabled)
             metrics.pop("labels")
@@ -89,6 +140,8 @@ def test_checkpoint(checkpoint: Union[str, Path], val_list: Union[str, Path], ro
             out_dir = Path(out)
             out_dir.mkdir(parents=True, exist_ok=True)
             serialisable = {k: v for k, v in metrics.items() if not isinstance(v, torch.Tensor)}
+            if model.num_classes <= 5:  # every label is among the top 5: 100 % by construction, not a result
+                serialisable["top5"] = None
             atomic_write_json(out_dir / "metrics.json", serialisable)
             save_confusion_png(metrics["confusion"], out_dir / "confusion.png", names)
             atomic_write_text(out_dir / "confusion.csv", confusion_csv(metrics["confusion"], names))

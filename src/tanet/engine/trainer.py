@@ -102,6 +102,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, model: Optional[nn.Module] = None,
                  train_dataset: Optional[Dataset] = None, val_dataset: Optional[Dataset] = None,
                  class_names: Optional[Sequence[str]] = None, step_hook: Optional[StepHook] = None):
+        info = dist_utils.env_dist_info()
+        self.device = dist_utils.select_device(config.runtime.device, info)  # a device that is not there: first
         # the one resolution of the recipe: everything below reads self.resolved / self.config
         self.resolved = resolve_training(config, class_names=class_names,
                                          num_classes=getattr(model, "num_classes", None) if model is not None else None)
@@ -109,18 +111,17 @@ class Trainer:
         self.step_hook = step_hook
         self._run_logger: Optional[RunLogger] = None  # set while fit() runs (per-iteration logging)
         rt = config.runtime
-        info = dist_utils.env_dist_info()
-        self.device = dist_utils.select_device(rt.device, info)
         self.dist = dist_utils.init_distributed(self.device, rt.dist_backend)
         self.is_main = self.dist.is_main
         self._threads = torch.get_num_threads()
         self._lock: Optional[FileLock] = None
         self._folder_note: Optional[str] = None  # what claiming the run folder did, for the summary
         self.saved_epoch: Optional[int] = None  # the epoch last.pt holds, when this run wrote or resumed it
+        self._created_out = False  # this run made runtime.out (removed again when the run is refused)
         try:
             self._build(model, train_dataset, val_dataset)
         except BaseException:
-            self._close()
+            self._close(refused=True)
             raise
 
     # ------------------------------------------------------------------ building
@@ -226,6 +227,7 @@ class Trainer:
             try:
                 if self.out_dir.exists() and not self.out_dir.is_dir():
                     raise ConfigError(f"runtime.out {self.out_dir} is a file, not a folder; choose another --out")
+                self._created_out = not self.out_dir.exists()
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 self._lock = FileLock(self.out_dir / LOCK_FILE, what=f"run folder {self.out_dir}",
                                       hint="wait for that run to end, or choose another --out").acquire()
@@ -475,10 +477,15 @@ class Trainer:
         dist.all_gather_object(gathered, state)
         return gathered
 
-    def _close(self) -> None:
+    def _close(self, refused: bool = False) -> None:
         torch.set_num_threads(self._threads)  # runtime.num_threads applies to this run only
         if self._lock is not None:
+            if refused and self._created_out:  # a run refused before it trained leaves no folder behind
+                (self.out_dir / LOCK_FILE).unlink(missing_ok=True)
             self._lock.release()
+            self._lock = None
+        if refused and self._created_out and self.out_dir.is_dir() and not any(self.out_dir.iterdir()):
+            self.out_dir.rmdir()
         if self.dist.enabled:
             dist_utils.cleanup_distributed()
 

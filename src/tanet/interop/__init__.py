@@ -6,15 +6,18 @@ published weights, export.
 * :data:`WEIGHTS` / ``create_model(..., weights="tam_k400_8f")``: published checkpoints.
 * :func:`export_onnx`, :func:`export_program` / ``tanet export``: ONNX and ``torch.export``.
 """
-from .architecture import ArchitectureError, infer_model_config
+from .architecture import (AmbiguousArchitectureError, ArchitectureError, InferredArchitecture, infer_architecture,
+                           infer_model_config)
 from .formats import FORMATS, detect_format, mmaction2_to_native, official_to_native, resnet2d_to_native, to_native
-from .loading import LoadedCheckpoint, LoadReport, load_weights, read_checkpoint
+from .loading import LoadedCheckpoint, LoadReport, load_weights, read_checkpoint, settle_architecture
+from .imagenet import IMAGENET_WEIGHTS, ImageNetWeights, is_imagenet, resolve_imagenet_file
 from .weights import (
     WEIGHTS,
     EvalProtocol,
     PretrainedWeights,
     WeightsVerificationError,
     get_weights,
+    identify_weights,
     kinetics400_class_names,
     list_weights,
     resolve_weights_file,
@@ -23,7 +26,10 @@ from .weights import (
 )
 
 __all__ = [
+    "AmbiguousArchitectureError",
     "ArchitectureError",
+    "InferredArchitecture",
+    "infer_architecture",
     "infer_model_config",
     "FORMATS",
     "detect_format",
@@ -35,11 +41,17 @@ __all__ = [
     "LoadReport",
     "load_weights",
     "read_checkpoint",
+    "settle_architecture",
+    "IMAGENET_WEIGHTS",
+    "ImageNetWeights",
+    "is_imagenet",
+    "resolve_imagenet_file",
     "WEIGHTS",
     "EvalProtocol",
     "PretrainedWeights",
     "WeightsVerificationError",
     "get_weights",
+    "identify_weights",
     "kinetics400_class_names",
     "list_weights",
     "resolve_weights_file",

@@ -13,10 +13,10 @@ from typing import Any, Optional, Sequence, Union
 
 from tanet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, save_checkpoint
 from tanet.data.lists import read_class_names
-from tanet.errors import TanetError
+from tanet.errors import TanetError, UsageError
 from tanet.models import build_model
 
-from .loading import load_weights, read_checkpoint
+from .loading import load_weights, read_checkpoint, settle_architecture
 from .weights import kinetics400_class_names, sha256_file
 
 __all__ = ["convert_checkpoint"]
@@ -45,8 +45,9 @@ def convert_checkpoint(
     """Convert ``source`` to a native checkpoint at ``destination``; returns the written dict.
 
     The architecture is inferred from the weights (depth, width, classes, TAM shape and frames);
-    ``model`` and ``num_segments`` override it (e.g. ``model="tsm_r50"`` for a TSM checkpoint without
-    its shift wrapper, ``num_segments`` for TSN/TSM, whose weights do not record it). ``class_names``
+    ``model``, ``num_segments`` and ``model_overrides`` (e.g. ``tam_position``) override it, and must be
+    given where the file leaves them open (``num_segments`` of TSN/TSM/I3D weights, TSN or TSM for a
+    bare state dict): nothing is guessed (:func:`~tanet.interop.loading.settle_architecture`). ``class_names``
     is a file (one per line), a list, or ``"kinetics400"``. The weights are loaded strictly into the
     rebuilt model before anything is written.
     """
@@ -54,15 +55,11 @@ def convert_checkpoint(
     if loaded.backbone_only:
         raise CheckpointError(source, "a 2D image backbone has no video architecture to convert; "
                                       "use it with --pretrained when training")
-    config = dict(loaded.model_config)
-    if model is not None:
-        config["name"] = model
-    if num_segments is not None:
-        config["num_segments"] = num_segments
-    config.update(model_overrides)
-    name = config.pop("name")
+    name, config = settle_architecture(loaded, model, num_segments=num_segments, **model_overrides)
     try:
         built = build_model(name, **config)
+    except UsageError:  # a misspelled --model, or a value no model takes: the command's to fix
+        raise
     except (TypeError, ValueError) as error:
         raise CheckpointError(source, f"cannot build {name} with {config}: {error}") from None
     load_weights(built, loaded)

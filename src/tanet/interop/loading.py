@@ -8,6 +8,7 @@ and maps it to native keys; :func:`load_weights` puts it into a model through th
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,10 +27,10 @@ from tanet.checkpoint import (
 )
 from tanet.modules.temporal import InflatedConv
 
-from .architecture import ArchitectureError, infer_model_config
+from .architecture import SETTLED_BY, AmbiguousArchitectureError, ArchitectureError, infer_architecture
 from .formats import UnknownFormatError, to_native
 
-__all__ = ["LoadedCheckpoint", "LoadReport", "read_checkpoint", "load_weights"]
+__all__ = ["LoadedCheckpoint", "LoadReport", "read_checkpoint", "settle_architecture", "load_weights"]
 
 ClassifierPolicy = Literal["load", "auto", "reset"]
 
@@ -41,7 +42,7 @@ class LoadedCheckpoint:
     path: str
     source_format: str  # "native", "official", "mmaction2" or "resnet2d"
     state_dict: dict[str, torch.Tensor]
-    # create_model(**model_config) builds the matching model; None for a 2D backbone
+    # the create_model arguments the file determines (see `undetermined`); None for a 2D backbone
     model_config: Optional[dict[str, Any]]
     class_names: Optional[list[str]]
     unrecognised_keys: list[str]
@@ -49,6 +50,9 @@ class LoadedCheckpoint:
     data: dict = field(default_factory=dict, repr=False)  # the whole file (training state, config, ...)
     # Python objects outside the weights that were not rebuilt ("module.Class"), e.g. mmengine's message hub
     ignored_objects: list[str] = field(default_factory=list)
+    # architecture arguments the file leaves open -> their candidates (empty: any value), e.g. a bare
+    # state dict's {"name": ("tsn_r18", "tsm_r18"), "num_segments": ()}; settle_architecture() asks for them
+    undetermined: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def backbone_only(self) -> bool:
@@ -66,6 +70,7 @@ class LoadReport:
     dropped_keys: list[str]  # file keys not loaded (an ImageNet or other-class-count classifier)
     class_names: Optional[list[str]]
     checkpoint: LoadedCheckpoint = field(repr=False)
+    partial: bool = False  # a checkpoint of another family: its shared backbone loaded, the rest fresh
 
 
 def _class_names_from_meta(data: Mapping[str, Any]) -> Optional[list[str]]:
@@ -81,6 +86,15 @@ def _class_names_from_meta(data: Mapping[str, Any]) -> Optional[list[str]]:
     return None
 
 
+def _num_segments_from_meta(data: Mapping[str, Any]) -> Optional[int]:
+    """T as MMAction2 records it: the config text in ``meta`` (``num_segments=8`` of ResNetTSM / the head)."""
+    meta = data.get("meta")
+    texts = [meta.get(key) for key in ("cfg", "config")] if isinstance(meta, Mapping) else []
+    values = {int(found) for text in texts if isinstance(text, str)
+              for found in re.findall(r"num_segments\s*=\s*(\d+)", text)}
+    return values.pop() if len(values) == 1 else None
+
+
 def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") -> LoadedCheckpoint:
     """Read a checkpoint safely, detect its layout, map it to native keys.
 
@@ -89,7 +103,8 @@ def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") 
     that code, the objects named in ``ignored_objects`` and a warning
     (:func:`tanet.checkpoint.load_checkpoint_inert`). The architecture comes from a native
     checkpoint's ``model_config``, else it is inferred from the weights
-    (:func:`~tanet.interop.architecture.infer_model_config`); a 2D backbone has none.
+    (:func:`~tanet.interop.architecture.infer_architecture`; what they leave open is in ``undetermined``,
+    T also from MMAction2's recorded config); a 2D backbone has none.
     """
     data, ignored = load_checkpoint_inert(path)
     if ignored:
@@ -105,19 +120,62 @@ def read_checkpoint(path: Union[str, os.PathLike], source_format: str = "auto") 
     except (UnknownFormatError, ValueError) as error:
         raise CheckpointError(path, str(error)) from None
     model_config = data.get("model_config") if native_file else None
+    undetermined: dict[str, tuple] = {}
     if converted.backbone_only:
         model_config = None
     elif not isinstance(model_config, dict) or "name" not in model_config:
+        foreign = converted.source_format != "native"  # its layout shows TSM's shift; its TAMs sit at b
         try:
-            model_config = infer_model_config(converted.state_dict, temporal_shift=converted.temporal_shift)
+            inferred = infer_architecture(converted.state_dict, temporal_shift=converted.temporal_shift if foreign
+                                          else None, tam_position="b" if foreign else None)
         except ArchitectureError as error:
             raise CheckpointError(path, f"{converted.source_format} checkpoint: {error}") from None
+        model_config, undetermined = inferred.config, dict(inferred.undetermined)
+        recorded_segments = _num_segments_from_meta(data)
+        if "num_segments" in undetermined and recorded_segments is not None:
+            model_config["num_segments"] = recorded_segments
+            del undetermined["num_segments"]
     class_names = data.get("class_names") if native_file else _class_names_from_meta(data)
     return LoadedCheckpoint(
         str(path), converted.source_format, converted.state_dict,
         dict(model_config) if model_config is not None else None,
         list(class_names) if class_names else None, converted.unrecognised, converted.dropped, data, ignored,
+        undetermined,
     )
+
+
+def _undetermined_text(key: str, candidates: tuple) -> str:
+    flag, python = SETTLED_BY[key]
+    if key == "name":
+        return (f"the model is {' or '.join(candidates)} (TSM's temporal shift has no weights): {flag} "
+                f"{'|'.join(candidates)} (Python: {python})")
+    if key == "num_segments":
+        return f"the frames per clip T are not recorded (TSN/TSM/I3D weights do not depend on T): {flag} T ({python}T)"
+    return (f"TAM sits at position {' or '.join(candidates)} (its channel count fits each): {flag} "
+            f"{'|'.join(candidates)} ({python}...)")
+
+
+def settle_architecture(loaded: LoadedCheckpoint, name: Optional[str] = None,
+                        **given: Any) -> tuple[str, dict[str, Any]]:
+    """The model name and ``build_model`` arguments of ``loaded``: what the file determines, with ``name``
+    and the ``given`` arguments (those not None) replacing parts of it.
+
+    An argument the file leaves open (:attr:`LoadedCheckpoint.undetermined`) and the caller does not
+    give is never guessed: :class:`~tanet.interop.architecture.AmbiguousArchitectureError` names the
+    candidates and the flags (``--model``, ``--segments``, ``--tam-position``) that settle it.
+    """
+    config = dict(loaded.model_config or {})
+    file_name = config.pop("name", None)
+    config.pop("pretrained", None)
+    config.update({key: value for key, value in given.items() if value is not None})
+    name = name or file_name
+    chosen = {"name": name, **config}
+    missing = [_undetermined_text(key, candidates) for key, candidates in loaded.undetermined.items()
+               if chosen.get(key) is None]
+    if missing:
+        raise AmbiguousArchitectureError(loaded.path, "the weights do not determine the model, and nothing is "
+                                                      "guessed: " + "; ".join(missing))
+    return name, config
 
 
 def _inflate_2d_kernels(state: dict[str, torch.Tensor], target: Mapping[str, torch.Tensor],

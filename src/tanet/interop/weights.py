@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,7 +22,7 @@ from pathlib import Path
 from tanet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from tanet.errors import TanetError
 from tanet.utils.cache import tanet_home
-from tanet.utils.io import atomic_write
+from tanet.utils.download import ChecksumMismatchError, DownloadError, download_file
 
 __all__ = [
     "EvalProtocol",
@@ -32,6 +30,7 @@ __all__ = [
     "WeightsVerificationError",
     "WEIGHTS",
     "get_weights",
+    "identify_weights",
     "list_weights",
     "weights_cache_dir",
     "sha256_file",
@@ -191,6 +190,17 @@ def get_weights(weights: str | PretrainedWeights) -> PretrainedWeights:
     return WEIGHTS[weights]
 
 
+def identify_weights(digest: str) -> PretrainedWeights | None:
+    """The published checkpoint whose checksum (full, or MMAction2's file-name prefix) the file with this
+    SHA-256 ``digest`` matches; None for a file the registry does not know."""
+    digest = digest.lower()
+    for entry in WEIGHTS.values():
+        if (entry.sha256 and digest == entry.sha256.lower()) or (
+                entry.sha256_prefix and digest.startswith(entry.sha256_prefix.lower())):
+            return entry
+    return None
+
+
 def weights_cache_dir() -> Path:
     """``$TANET_HOME/weights`` (default ``~/.cache/tanet/weights``)."""
     return tanet_home("weights")
@@ -232,13 +242,16 @@ def resolve_weights_file(
     weights: str | PretrainedWeights,
     path: str | os.PathLike | None = None,
     *,
-    download: bool = False,
+    download: bool = True,
     allow_unverified: bool = False,
+    progress: bool = True,
 ) -> Path:
     """A verified local file for ``weights``: ``path`` if given, else the cache, else a download.
 
-    Downloads (``download=True``, needs internet) go to a temporary file, are verified, and only then
-    move into the cache. Nothing touches the network unless ``download`` is set.
+    Downloads (:func:`tanet.utils.download.download_file`) go to ``$TANET_HOME/weights``, resume a
+    partial file, show a progress bar (``progress``) and take the cached name only once their SHA-256
+    matches. ``download=False`` never touches the network. A file that cannot be fetched (no network,
+    a web folder rather than a file) is an error that names the URL and where to put the file by hand.
     """
     entry = get_weights(weights)
     if path is not None:
@@ -249,23 +262,28 @@ def resolve_weights_file(
         return path
     cached = weights_cache_dir() / entry.file_name
     if cached.is_file():
-        verify_weights_file(cached, entry, allow_unverified=allow_unverified)
+        try:
+            verify_weights_file(cached, entry, allow_unverified=allow_unverified)
+        except WeightsVerificationError as error:
+            if not (entry.direct_download and (entry.sha256 or entry.sha256_prefix)):
+                raise
+            raise WeightsVerificationError(f"{error}; delete it and it is downloaded again") from None
         return cached
+    by_hand = (f"weights {entry.name!r} are not on this machine: put the file at {cached}, or pass its path as "
+               "weights_path=FILE (CLI --weights-file FILE)")
     if not entry.direct_download:
-        raise FileNotFoundError(
-            f"weights {entry.name!r} are not on this machine: put the file at {cached}, or pass its path as "
-            f"weights_path=FILE (CLI --weights-file FILE); it is published as a web folder, not a direct "
-            f"file: download it by hand from {entry.url}"
-        )
+        raise FileNotFoundError(f"{by_hand}; it is published as a web folder, not a direct file: download it by "
+                                f"hand from {entry.url}")
+    checksum = entry.sha256 or entry.sha256_prefix
+    if checksum is None:
+        raise FileNotFoundError(f"{by_hand}; no checksum is published for it, so tanet does not download it: "
+                                f"get it from {entry.url}")
     if not download:
-        raise FileNotFoundError(
-            f"weights {entry.name!r} are not on this machine: put the file at {cached}, or pass its path as "
-            f"weights_path=FILE (CLI --weights-file FILE); get it from {entry.url} (or pass download=True "
-            "on a machine with internet access)"
-        )
-    # the download is verified before it takes the cached name
-    verify = lambda partial: verify_weights_file(partial, entry, allow_unverified=allow_unverified)  # noqa: E731
-    with atomic_write(cached, "wb", before_replace=verify) as handle, \
-            urllib.request.urlopen(entry.url) as response:  # noqa: S310
-        shutil.copyfileobj(response, handle)
-    return cached
+        raise FileNotFoundError(f"{by_hand}; get it from {entry.url} (or pass download=True)")
+    try:
+        return download_file(entry.url, cached, sha256=checksum, progress=progress)
+    except ChecksumMismatchError as error:
+        raise WeightsVerificationError(f"weights {entry.name!r}: {error}") from None
+    except DownloadError as error:
+        raise DownloadError(f"weights {entry.name!r}: {error}; or pass a copy as weights_path=FILE "
+                            "(CLI --weights-file FILE)") from None

@@ -8,7 +8,10 @@
   cuDNN convolutions then keep activations in NHWC end to end, with no layout reorders per conv.
   TAM's fused op works on any strides, so the whole network stays channels_last.
 * the residual sum of each block is written into the branch's output instead of a new tensor.
-* :func:`prepare_for_inference` does all three (``"fused"``) and, for ``"compiled"``, ``torch.compile``
+* on a CPU with oneDNN, each convolution applies the ReLU after it, and a block's last convolution the
+  residual sum and ReLU too, as oneDNN post-ops (:class:`PointwiseConv2d`): the pass over the output
+  that each of them took on its own is gone (inductor's compiled path makes the same fusions itself).
+* :func:`prepare_for_inference` does all of it (``"fused"``) and, for ``"compiled"``, ``torch.compile``
   with frozen weights on top (inductor constant-folds the weights, prepacks them for oneDNN and fuses
   conv + ReLU / conv + add; TAM compiles without a graph break). Compiling costs about a minute on a
   2-core CPU for a ResNet-50, once per input shape; it pays off on a test set, not on one video.
@@ -37,6 +40,7 @@ INFERENCE_MODES: tuple[str, ...] = ("eager", "fused", "compiled")
 __all__ = [
     "INFERENCE_MODES",
     "InferenceMode",
+    "PointwiseConv2d",
     "fold_batchnorm",
     "to_channels_last",
     "prepare_for_inference",
@@ -55,12 +59,66 @@ class _BiasedInflatedConv(InflatedConv):
         return out.transpose(1, 2).reshape(num_frames, self.out_channels, *out.shape[-2:])
 
 
+class PointwiseConv2d(nn.Module):
+    """A 2D convolution with its bias and the elementwise steps after it (ReLU; residual sum + ReLU) applied
+    by oneDNN while it writes the output (``torch.ops.mkldnn._convolution_pointwise``), for CPU inference.
+
+    Anything else -- another device or dtype, autograd, tracing for torch.compile or export -- runs the
+    same arithmetic as ordinary ops. Keeps ``weight`` / ``bias`` under the names the convolution had.
+    """
+
+    def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
+        super().__init__()
+        self.weight, self.bias = conv.weight, conv.bias
+        self.stride, self.padding, self.dilation, self.groups = conv.stride, conv.padding, conv.dilation, conv.groups
+        self.relu = relu
+
+    def extra_repr(self) -> str:
+        return (f"{self.weight.shape[1] * self.groups}, {self.weight.shape[0]}, kernel_size={tuple(self.weight.shape[2:])}, "
+                f"stride={self.stride}, padding={self.padding}, relu={self.relu}")
+
+    @staticmethod
+    def usable(conv: nn.Module) -> bool:
+        return (type(conv) is nn.Conv2d and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
+                and _ONEDNN_POINTWISE is not None)
+
+    def _onednn(self, x: torch.Tensor) -> bool:
+        return (x.device.type == "cpu" and x.dtype == torch.float32 == self.weight.dtype and x.dim() == 4
+                and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+                and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+                and not torch.onnx.is_in_onnx_export())
+
+    def _options(self) -> tuple:
+        return (self.weight, self.bias, list(self.padding), list(self.stride), list(self.dilation), self.groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._onednn(x):
+            return _ONEDNN_POINTWISE.default(x, *self._options(), "relu" if self.relu else "none", [], None)
+        out = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.relu(out, inplace=True) if self.relu else out
+
+    def add_relu(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``relu(conv(x) + residual)`` (``residual`` left as it is)."""
+        if self._onednn(x):
+            return _ONEDNN_POINTWISE.binary(x, residual, *self._options(), "add", 1.0, "relu", [], None)
+        out = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        out += residual
+        return F.relu(out, inplace=True)
+
+
+_ONEDNN_POINTWISE = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
+
+
 class _InferenceBottleneck(Bottleneck):
     """:class:`Bottleneck` whose residual sum is written into the branch's output (no new tensor of
-    the block's full width per block; measured 4 % of batch-1 latency, 10 % at batch 4)."""
+    the block's full width per block; measured 4 % of batch-1 latency, 10 % at batch 4); with
+    :class:`PointwiseConv2d` convolutions, the ReLUs and the residual sum are their post-ops."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
+        if isinstance(self.conv3, PointwiseConv2d):  # conv1 and conv2 apply their ReLU (_fuse_pointwise)
+            out = self._conv_after("b", self.conv1(self._residual_input(x)), self.conv2)
+            return self.conv3.add_relu(self._at("c", out), identity)
         out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
         out = self.relu(self.bn2(self._conv_after("b", out, self.conv2)))
         out = self._at("d", self.bn3(self._conv_after("c", out, self.conv3)))
@@ -73,6 +131,8 @@ class _InferenceBasicBlock(BasicBlock):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
+        if isinstance(self.conv2, PointwiseConv2d):  # conv1 applies its ReLU (_fuse_pointwise)
+            return self.conv2.add_relu(self._at("b", self.conv1(self._residual_input(x))), identity)
         out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
         out = self._at("d", self.bn2(self._conv_after("b", out, self.conv2)))
         out += identity
@@ -89,6 +149,27 @@ def _with_inplace_residuals(model: nn.Module) -> None:
         inference_block = _INFERENCE_BLOCKS.get(type(module))
         if inference_block is not None:
             module.__class__ = inference_block
+
+
+def _fuse_pointwise(model: nn.Module) -> int:
+    """Give the convolutions of folded ResNet blocks (and the stem) their ReLU and residual sum as oneDNN
+    post-ops (:class:`PointwiseConv2d`). A block is converted whole or not at all: one whose BatchNorms are
+    not all folded, whose conv1 is inflated (I3D) or whose TAM sits before the residual sum (style d)
+    keeps its modules. Returns how many convolutions were converted."""
+    converted = 0
+    for module in model.modules():
+        if isinstance(module, (Bottleneck, BasicBlock)):
+            convs = ("conv1", "conv2", "conv3") if isinstance(module, Bottleneck) else ("conv1", "conv2")
+            norms = [getattr(module, f"bn{index}") for index in range(1, len(convs) + 1)]
+            if (module.tam_position != "d" and all(isinstance(norm, nn.Identity) for norm in norms)
+                    and all(PointwiseConv2d.usable(getattr(module, name)) for name in convs)):
+                for name in convs:
+                    setattr(module, name, PointwiseConv2d(getattr(module, name), relu=name != convs[-1]))
+                converted += len(convs)
+        elif isinstance(module, ResNet) and isinstance(module.bn1, nn.Identity) and PointwiseConv2d.usable(module.conv1):
+            module.conv1, module.relu = PointwiseConv2d(module.conv1, relu=True), nn.Identity()
+            converted += 1
+    return converted
 
 
 def _folded_parameters(
@@ -230,6 +311,8 @@ def prepare_for_inference(
     _with_inplace_residuals(model)
     if channels_last:
         to_channels_last(model)
+        if mode == "fused":  # compiled: inductor makes these fusions itself, from the plain modules
+            _fuse_pointwise(model)
     model.register_forward_pre_hook(_refuse_training)
     if mode == "compiled":
         # freezing: inductor treats the weights as constants (folds, prepacks them for oneDNN); it

@@ -1,39 +1,40 @@
-"""ResNet-18/34/50/101 with temporal insertion points: TANet, TSN, TSM and I3D backbones.
+"""ResNet-18/26/34/50/101 with temporal insertion points: TANet, TSN, TSM and I3D backbones.
 
-I3D, as the TAM paper's baseline "I3D 3×1×1" (``i3d311_r50`` / ``i3d311_r101``): the 2D ResNet with
-every bottleneck's conv1 inflated to a 3×1×1 temporal conv (16 of 16 blocks in ResNet-50), the 2D stem,
-no temporal striding; a 2D ImageNet kernel goes onto the centre tap (``inflate_init="centre"``), so the
-model starts as the 2D one. MMAction2's ``i3d_r50`` (configs/_base_/models/i3d_r50.py, ``ResNet3d``) differs:
-it inflates 9 of 16 blocks (``inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))``), has a
-5×7×7 stem with temporal stride 2 and a temporal-stride-2 max pool, and spreads the 2D kernel evenly over
-the taps (``w2d / t``; ``inflate_init="spread"`` here). A BasicBlock (ResNet-18/34) has no 1×1 conv, so
-``i3d333_r18`` / ``i3d333_r34`` inflate each block's first 3×3 conv to 3×3×3 instead: they are not 3×1×1
-models (the old names ``i3d311_r18`` / ``i3d311_r34`` still build them).
+ResNet-26 (Bottleneck blocks [2, 2, 2, 2], the layout timm calls ``resnet26``) is the smallest ResNet with
+bottlenecks: it has all four TA-Block styles and the paper's I3D 3×1×1 at the cost of a ResNet-18, which
+makes it the CPU-sized stand-in for ResNet-50 (``tanet_r26``, ``tsn_r26``, ``tsm_r26``, ``i3d311_r26``).
 
-Order (as timm): temporal spec, blocks, the ResNet class, the builders, then one short registered
-function per variant. State-dict keys are torchvision's (``conv1``, ``bn1``, ``layerS.B.conv1`` …,
-``layerS.B.downsample.0/1``, ``fc``), so an ImageNet checkpoint from torchvision or timm loads with
-``strict=True`` into :func:`resnet50` and friends, and into the 2D part of every video model
-(``tanet.create_model(..., pretrained=FILE)``). Temporal modules add keys of their own (``layerS.B.tam.*``); I3D's
-inflated conv keeps the key ``conv1.weight`` with a 5D shape.
+I3D, as the TAM paper's baseline "I3D 3×1×1" (``i3d311_r50`` / ``i3d311_r101`` / ``i3d311_r26``): the 2D
+ResNet with every bottleneck's conv1 inflated to a 3×1×1 temporal conv (16 of 16 blocks in ResNet-50, 8 of 8
+in ResNet-26), the 2D stem, no temporal striding; a 2D ImageNet kernel goes onto the centre tap
+(``inflate_init="centre"``), so the model starts as the 2D one. MMAction2's ``i3d_r50``
+(configs/_base_/models/i3d_r50.py, ``ResNet3d``) differs: it inflates 9 of 16 blocks
+(``inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))``), has a 5×7×7 stem with temporal
+stride 2 and a temporal-stride-2 max pool, and spreads the 2D kernel evenly over the taps (``w2d / t``;
+``inflate_init="spread"`` here). A BasicBlock (ResNet-18/34) has no 1×1 conv, so ``i3d333_r18`` /
+``i3d333_r34`` inflate each block's first 3×3 conv to 3×3×3 instead: they are not 3×1×1 models (the old
+names ``i3d311_r18`` / ``i3d311_r34`` still build them).
+
+Order (as timm): the ResNet class, the builders, then one short registered function per variant (the blocks
+and the temporal spec live in :mod:`tanet.models.blocks`). State-dict keys are torchvision's (``conv1``,
+``bn1``, ``layerS.B.conv1`` …, ``layerS.B.downsample.0/1``, ``fc``), so an ImageNet checkpoint from
+torchvision or timm loads with ``strict=True`` into :func:`resnet50` and friends, and into the 2D part of
+every video model (``tanet.create_model(..., pretrained=FILE)``). Temporal modules add keys of their own
+(``layerS.B.tam.*``); I3D's inflated conv keeps the key ``conv1.weight`` with a 5D shape.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+import math
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
 
-from tanet.modules.tam import TAM, Branches
-from tanet.modules.temporal import InflatedConv, TemporalShift
+from tanet.errors import UsageError
 
+from .blocks import NO_TEMPORAL, BasicBlock, Bottleneck, TemporalKind, TemporalSpec, check_tam_position, conv1x1
 from .recognizer import VideoRecognizer
 from ._registry import register_alias, register_model
-
-TemporalKind = Literal["none", "tam", "shift", "inflate"]
-TAMPosition = Literal["a", "b", "c", "d"]
 
 __all__ = [
     "TemporalSpec",
@@ -41,163 +42,13 @@ __all__ = [
     "Bottleneck",
     "ResNet",
     "resnet18",
+    "resnet26",
     "resnet34",
     "resnet50",
     "resnet101",
 ]
 
-
-@dataclass(frozen=True)
-class TemporalSpec:
-    """What temporal modelling a block gets, and where."""
-
-    kind: TemporalKind = "none"
-    num_segments: int = 8
-    tam_position: TAMPosition = "b"
-    tam_alpha: int = 2
-    tam_beta: int = 4
-    tam_kernel_size: int = 3
-    tam_branches: Branches = "both"
-    shift_fold_div: int = 8
-    inflate_size: int = 3
-    inflate_init: str = "centre"  # how a 2D kernel fills an inflated one: "centre" tap or "spread" (MMAction2)
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("none", "tam", "shift", "inflate"):
-            raise ValueError(f"unknown temporal kind {self.kind!r}")
-        if self.tam_position not in ("a", "b", "c", "d"):
-            raise ValueError(f"tam_position must be one of 'a', 'b', 'c', 'd', got {self.tam_position!r}")
-        if self.inflate_init not in InflatedConv.INITS:
-            raise ValueError(f"inflate_init must be one of {', '.join(InflatedConv.INITS)}, got {self.inflate_init!r}")
-
-    def make_tam(self, channels: int) -> TAM:
-        return TAM(
-            channels,
-            self.num_segments,
-            alpha=self.tam_alpha,
-            beta=self.tam_beta,
-            kernel_size=self.tam_kernel_size,
-            branches=self.tam_branches,
-        )
-
-
-NO_TEMPORAL = TemporalSpec()
-
-
-def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
-
-
-def _conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
-
-
-class _TemporalBlockMixin:
-    """The residual branch's temporal hooks shared by both block types."""
-
-    temporal: TemporalSpec
-
-    def _init_temporal(self, temporal: TemporalSpec, channels_at: Mapping[str, int]) -> None:
-        self.temporal = temporal
-        self.tam_position = temporal.tam_position if temporal.kind == "tam" else None
-        if temporal.kind == "tam":
-            if temporal.tam_position not in channels_at:
-                raise ValueError(
-                    f"{type(self).__name__} has no TAM position {temporal.tam_position!r}; "
-                    f"valid: {sorted(channels_at)}"
-                )
-            self.tam = temporal.make_tam(channels_at[temporal.tam_position])
-        if temporal.kind == "shift":
-            self.shift = TemporalShift(temporal.num_segments, temporal.shift_fold_div)
-
-    def _at(self, position: str, x: torch.Tensor) -> torch.Tensor:
-        return self.tam(x) if self.tam_position == position else x
-
-    def _conv_after(self, position: str, x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
-        """``conv(tam(x))`` when TAM sits at ``position``, run so that TAM's output is not kept for the
-        backward (see :meth:`TAM.forward_then_conv`); ``conv(x)`` otherwise."""
-        return self.tam.forward_then_conv(x, conv) if self.tam_position == position else conv(x)
-
-    def _residual_input(self, x: torch.Tensor) -> torch.Tensor:
-        if self.temporal.kind == "shift":
-            x = self.shift(x)
-        return self._at("a", x)
-
-
-class BasicBlock(_TemporalBlockMixin, nn.Module):
-    """ResNet-18/34 block. TAM positions: a (block input), b (after conv1-bn1-relu), d (after conv2-bn2)."""
-
-    expansion = 1
-
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        temporal: TemporalSpec = NO_TEMPORAL,
-    ) -> None:
-        super().__init__()
-        if temporal.kind == "inflate":
-            self.conv1 = InflatedConv(
-                inplanes, planes, temporal.num_segments, kernel_size=3,
-                temporal_size=temporal.inflate_size, stride=stride, padding=1, init=temporal.inflate_init,
-            )
-        else:
-            self.conv1 = _conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = _conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = downsample
-        self.stride = stride
-        self._init_temporal(temporal, {"a": inplanes, "b": planes, "d": planes})
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
-        out = self._at("d", self.bn2(self._conv_after("b", out, self.conv2)))
-        return self.relu(out + identity)
-
-
-class Bottleneck(_TemporalBlockMixin, nn.Module):
-    """ResNet-50/101 block. TAM positions (the paper's TA-Block styles): a (before conv1),
-    b (after conv1-bn1-relu, the paper's model), c (after conv2-bn2-relu), d (after conv3-bn3)."""
-
-    expansion = 4
-
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        temporal: TemporalSpec = NO_TEMPORAL,
-    ) -> None:
-        super().__init__()
-        width = planes
-        out_planes = planes * self.expansion
-        if temporal.kind == "inflate":
-            self.conv1 = InflatedConv(inplanes, width, temporal.num_segments, temporal_size=temporal.inflate_size,
-                                      init=temporal.inflate_init)
-        else:
-            self.conv1 = _conv1x1(inplanes, width)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = _conv3x3(width, width, stride)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = _conv1x1(width, out_planes)
-        self.bn3 = nn.BatchNorm2d(out_planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.stride = stride
-        self._init_temporal(temporal, {"a": inplanes, "b": width, "c": width, "d": out_planes})
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(self._residual_input(x))))
-        out = self.relu(self.bn2(self._conv_after("b", out, self.conv2)))
-        out = self._at("d", self.bn3(self._conv_after("c", out, self.conv3)))
-        return self.relu(out + identity)
+BASE_CHANNELS = 64  # conv1's output channels at width 1
 
 
 class ResNet(nn.Module):
@@ -224,17 +75,15 @@ class ResNet(nn.Module):
         temporal_stages: Sequence[int] = (1, 2, 3, 4),
     ) -> None:
         super().__init__()
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
         unknown_stages = sorted(set(temporal_stages) - {1, 2, 3, 4})
         if unknown_stages:
-            raise ValueError(f"temporal_stages must be within 1..4, got {list(temporal_stages)}")
+            raise UsageError(f"temporal_stages must be within 1..4, got {list(temporal_stages)}")
+        base = _check_architecture(block, tuple(layers), width, temporal, tuple(temporal_stages))
         self.block = block
         self.layers = tuple(layers)
         self.width = width
         self.temporal = temporal
         self.temporal_stages = tuple(temporal_stages)
-        base = max(int(round(64 * width)), 1)
         self.inplanes = base
         self.conv1 = nn.Conv2d(3, base, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(base)
@@ -257,7 +106,7 @@ class ResNet(nn.Module):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
-                _conv1x1(self.inplanes, planes * block.expansion, stride),
+                conv1x1(self.inplanes, planes * block.expansion, stride),
                 nn.BatchNorm2d(planes * block.expansion),
             )
         every = 2 if temporal.kind == "shift" and self.layers[2] >= 23 else 1
@@ -287,12 +136,56 @@ class ResNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+def _block_channels(block: type[BasicBlock] | type[Bottleneck], layers: Sequence[int],
+                    base: int) -> Iterator[tuple[int, int, int, int]]:
+    """(stage, index, inplanes, planes) of every block, in the order ``ResNet._make_layer`` builds them."""
+    inplanes = base
+    for stage, blocks in enumerate(layers, start=1):
+        planes = base * 2 ** (stage - 1)
+        for index in range(blocks):
+            yield stage, index, inplanes, planes
+            inplanes = planes * block.expansion
+
+
+def _network_name(block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...]) -> str:
+    depths = [depth for depth, (kind, blocks) in _DEPTHS.items() if (kind, blocks) == (block, layers)]
+    return f"ResNet-{depths[0]}" if depths else f"a ResNet with {list(layers)} blocks"
+
+
+def _check_architecture(block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...], width: float,
+                        temporal: TemporalSpec, temporal_stages: tuple[int, ...]) -> int:
+    """The base channel count of ``width``; refuses a TA-Block style the block lacks and a width too small to
+    build, naming the smallest width that works (every channel count is a multiple of the base)."""
+    if temporal.kind == "tam" and temporal_stages:
+        check_tam_position(block, temporal.tam_position, _network_name(block, layers))
+    if not (isinstance(width, (int, float)) and math.isfinite(width) and width > 0):
+        raise UsageError(f"model width must be a positive number, got {width!r}")
+    base = int(round(BASE_CHANNELS * width))
+    needed, problem = 1, f"leaves a layer with no channels (round({BASE_CHANNELS} × width) = 0)"
+    if temporal.kind == "tam":
+        # every channel count is base × a factor; a TAM needs tam_beta channels (its local branch divides by beta)
+        tam_factors = [(block.channels_at(inplanes, planes)[temporal.tam_position], stage, index)
+                       for stage, index, inplanes, planes in _block_channels(block, layers, 1)
+                       if stage in temporal_stages]
+        if tam_factors:
+            factor, stage, index = min(tam_factors)
+            needed = max(1, math.ceil(temporal.tam_beta / factor))
+            if base >= 1:
+                problem = (f"gives the TAM of layer{stage}.{index} (style {temporal.tam_position}) {base * factor} "
+                           f"channel(s), fewer than tam_beta={temporal.tam_beta}")
+    if base < needed:
+        raise UsageError(f"model width {width:g} {problem}; the smallest width that works for this model is "
+                         f"{needed / BASE_CHANNELS:g} ({needed} base channel{'s' if needed > 1 else ''})")
+    return base
+
+
 # ---------------------------------------------------------------------------------------------
 # Builders
 
 
 _DEPTHS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
+    26: (Bottleneck, (2, 2, 2, 2)),  # timm's resnet26
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
     101: (Bottleneck, (3, 4, 23, 3)),
@@ -307,6 +200,11 @@ def _resnet(depth: int, **kwargs) -> ResNet:
 def resnet18(**kwargs) -> ResNet:
     """Plain 2D ResNet-18 (torchvision keys)."""
     return _resnet(18, **kwargs)
+
+
+def resnet26(**kwargs) -> ResNet:
+    """Plain 2D ResNet-26: Bottleneck blocks [2, 2, 2, 2] (timm's ``resnet26`` layout, torchvision keys)."""
+    return _resnet(26, **kwargs)
 
 
 def resnet34(**kwargs) -> ResNet:
@@ -358,6 +256,12 @@ def tanet_r18(**kwargs) -> VideoRecognizer:
 
 
 @register_model
+def tanet_r26(**kwargs) -> VideoRecognizer:
+    """TANet on ResNet-26 (Bottleneck blocks [2, 2, 2, 2]; all four TA-Block styles a, b, c, d), the CPU-sized R50."""
+    return _video_resnet(26, "tam", **kwargs)
+
+
+@register_model
 def tanet_r34(**kwargs) -> VideoRecognizer:
     """TANet on ResNet-34 (BasicBlock; TAM positions a, b, d)."""
     return _video_resnet(34, "tam", **kwargs)
@@ -382,6 +286,12 @@ def tsn_r18(**kwargs) -> VideoRecognizer:
 
 
 @register_model
+def tsn_r26(**kwargs) -> VideoRecognizer:
+    """TSN on ResNet-26 (Bottleneck blocks [2, 2, 2, 2])."""
+    return _video_resnet(26, "none", **kwargs)
+
+
+@register_model
 def tsn_r34(**kwargs) -> VideoRecognizer:
     """TSN on ResNet-34."""
     return _video_resnet(34, "none", **kwargs)
@@ -403,6 +313,12 @@ def tsn_r101(**kwargs) -> VideoRecognizer:
 def tsm_r18(**kwargs) -> VideoRecognizer:
     """TSM on ResNet-18: residual temporal shift (1/8 of channels each way) before conv1."""
     return _video_resnet(18, "shift", **kwargs)
+
+
+@register_model
+def tsm_r26(**kwargs) -> VideoRecognizer:
+    """TSM on ResNet-26: the residual shift before conv1 of every bottleneck (layer3 has < 23 blocks)."""
+    return _video_resnet(26, "shift", **kwargs)
 
 
 @register_model
@@ -434,6 +350,12 @@ def i3d333_r18(**kwargs) -> VideoRecognizer:
 def i3d333_r34(**kwargs) -> VideoRecognizer:
     """I3D on ResNet-34: each BasicBlock's first 3×3 conv inflated to 3×3×3."""
     return _video_resnet(34, "inflate", **kwargs)
+
+
+@register_model
+def i3d311_r26(**kwargs) -> VideoRecognizer:
+    """I3D 3×1×1 on ResNet-26, as i3d311_r50: every bottleneck's conv1 inflated to 3×1×1 (all 8 blocks)."""
+    return _video_resnet(26, "inflate", **kwargs)
 
 
 @register_model

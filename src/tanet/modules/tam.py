@@ -1,4 +1,4 @@
-"""TAM, the Temporal Adaptive Module (Liu et al., ICCV 2021), and its adaptive temporal convolution.
+"""TAM, the Temporal Adaptive Module (Liu et al., ICCV 2021).
 
 Layout convention: inside the 2D backbone a clip batch is a tensor of shape (N*T, C, H, W),
 frames of one clip adjacent (TSN/TSM convention). TAM:
@@ -7,26 +7,30 @@ frames of one clip adjacent (TSN/TSM convention). TAM:
 * local branch L  -> ``importance_map`` V (N, C, T), sigmoid
 * global branch G -> ``adaptive_kernel`` Θ (N, C, K), softmax over K
 * output Y = Θ ⊗ (V ⊙ X), a depthwise temporal convolution (zero padding K//2) whose kernel is Θ
-  for that clip and channel.
+  for that clip and channel: :func:`tanet.modules.adaptive_conv.adaptive_temporal_conv`.
 
-Two implementations of the last step are kept:
-
-* :func:`adaptive_temporal_conv_reference` — the official formulation: permute to (1, N*C, T, H*W) and
-  one ``F.conv2d`` with ``groups = N*C``. Kept as the numerical reference.
-* :func:`adaptive_temporal_conv` — the one the model uses. V and Θ are folded into K per-frame tap
-  weights C[t, k] = Θ[k] · V[t + k - K//2] (tiny), applied as one multiply and K-1 in-place
-  multiply-adds on shifted views of the (N, T, C, H, W) frames: no permuted copies, V ⊙ X never
-  materialised. Its backward is the same op with the adjoint taps for dX, and batched dot products
-  for dC; it saves only X (which the preceding ReLU holds anyway) and C.
+:class:`~tanet.modules.tam_capture.TAMCapture` reads V and Θ out of a model (importable from here too).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+# re-exported: tanet.modules.tam is where these were first importable from
+from .adaptive_conv import (  # noqa: F401
+    _export_friendly_temporal_conv,
+    _frames_and_coefficients,
+    _is_exporting,
+    _needs_autograd,
+    adaptive_temporal_conv,
+    adaptive_temporal_conv_reference,
+    temporal_coefficients,
+)
+from .tap_kernels import _AdaptiveTemporalConvThenConv2d
 
 Branches = Literal["both", "local", "global"]
 
@@ -39,23 +43,14 @@ __all__ = [
 ]
 
 
-def _check_shapes(x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None) -> tuple[int, int, int]:
-    if x.dim() != 4:
-        raise ValueError(f"expected x of shape (N*T, C, H, W), got {tuple(x.shape)}")
-    num_clips, channels, kernel_size = kernel.shape
-    if kernel_size % 2 == 0:
-        raise ValueError(f"the temporal kernel size must be odd, got {kernel_size}")
-    if x.shape[0] % num_clips or x.shape[1] != channels:
-        raise ValueError(
-            f"x of shape {tuple(x.shape)} does not match a kernel for {num_clips} clips x {channels} channels"
-        )
-    num_segments = x.shape[0] // num_clips
-    if importance is not None and importance.shape != (num_clips, channels, num_segments):
-        raise ValueError(
-            f"importance map of shape {tuple(importance.shape)} does not match "
-            f"(N, C, T) = {(num_clips, channels, num_segments)}"
-        )
-    return num_clips, channels, num_segments
+def __getattr__(name: str):
+    """``TAMCapture`` and ``TAMRecord`` live in :mod:`tanet.modules.tam_capture`, which imports this module;
+    taken from there on first use, so that neither import order makes a cycle."""
+    if name in ("TAMCapture", "TAMRecord"):
+        from . import tam_capture
+
+        return getattr(tam_capture, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _SpatialMean(torch.autograd.Function):
@@ -74,10 +69,6 @@ class _SpatialMean(torch.autograd.Function):
     def backward(ctx, grad_pooled: torch.Tensor) -> torch.Tensor:
         height, width = ctx.input_shape[2:]
         return (grad_pooled / (height * width))[:, :, None, None].expand(ctx.input_shape)
-
-
-def _needs_autograd(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
 
 
 def spatial_mean(x: torch.Tensor) -> torch.Tensor:
@@ -114,168 +105,6 @@ def _is_same_conv1d(conv: nn.Module) -> bool:
     )
 
 
-def adaptive_temporal_conv_reference(
-    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Θ ⊗ (V ⊙ X) exactly as the official TAM code computes it (grouped ``conv2d``).
-
-    x: (N*T, C, H, W); kernel Θ: (N, C, K); importance V: (N, C, T) or None (V = 1).
-    """
-    num_clips, channels, num_segments = _check_shapes(x, kernel, importance)
-    height, width = x.shape[-2:]
-    kernel_size = kernel.shape[-1]
-    clip_major = x.view(num_clips, num_segments, channels, height, width).permute(0, 2, 1, 3, 4)
-    if importance is not None:
-        clip_major = clip_major * importance.view(num_clips, channels, num_segments, 1, 1)
-    out = F.conv2d(
-        clip_major.reshape(1, num_clips * channels, num_segments, height * width),
-        kernel.reshape(num_clips * channels, 1, kernel_size, 1).to(x.dtype),
-        padding=(kernel_size // 2, 0),
-        groups=num_clips * channels,
-    )
-    out = out.view(num_clips, channels, num_segments, height, width).permute(0, 2, 1, 3, 4)
-    return out.reshape(num_clips * num_segments, channels, height, width)
-
-
-def temporal_coefficients(kernel: torch.Tensor, importance: torch.Tensor | None, num_segments: int) -> torch.Tensor:
-    """Per output frame, the weight of each tap: C (N, T, C, K) with Y[t] = Σ_k C[t, k] · X[t + k - K//2].
-
-    Θ ⊗ (V ⊙ X) folds V into the taps: C[t, k] = Θ[k] · V[t + k - K//2], zero where the tap falls outside
-    the clip (the zero padding). Small tensors, built with ordinary autograd ops.
-    """
-    num_clips, channels, kernel_size = kernel.shape
-    half = kernel_size // 2
-    if importance is None:
-        importance = kernel.new_ones(num_clips, channels, num_segments)
-    padded = F.pad(importance, (half, half))  # (N, C, T + 2·half)
-    windows = padded.unfold(-1, kernel_size, 1)  # (N, C, T, K): V at frames t - half .. t + half
-    return (kernel[:, :, None, :] * windows).permute(0, 2, 1, 3).contiguous()
-
-
-def _tap_ranges(num_segments: int, kernel_size: int):
-    """For each tap: its index, and the output / input frame slices it connects."""
-    half = kernel_size // 2
-    for tap in range(kernel_size):
-        offset = tap - half
-        length = num_segments - abs(offset)
-        if length > 0:
-            output_frames = slice(max(-offset, 0), max(-offset, 0) + length)
-            input_frames = slice(max(offset, 0), max(offset, 0) + length)
-            yield tap, output_frames, input_frames
-
-
-def _shifted_multiply_add(frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-    """Σ_k C[:, t, :, k] · frames[:, t + k - K//2] for frames (N, T, C, H, W) and C (N, T, C, K).
-
-    One multiply for the centre tap, then one in-place multiply-add per other tap on shifted views:
-    no permuted copies and no temporaries of the frames' size. Elementwise kernels in large chunks also
-    keep their speed when the CPU is shared with data-loader workers (many small batched GEMMs do not).
-    """
-    num_segments, kernel_size = frames.shape[1], coefficients.shape[-1]
-    half = kernel_size // 2
-    # tap-major (K, N, T, C): each tap's weights contiguous over channels, the innermost dimension of
-    # channels_last frames (a strided gather there costs the elementwise kernels their vectorisation)
-    taps = coefficients.movedim(-1, 0).contiguous()[..., None, None]
-    out = frames * taps[half]
-    for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
-        if tap != half:
-            out[:, output_frames].addcmul_(frames[:, input_frames], taps[tap, :, output_frames])
-    return out
-
-
-def _transposed_coefficients(coefficients: torch.Tensor) -> torch.Tensor:
-    """The adjoint's taps: dX[s] = Σ_j Cᵀ[s, j] · dY[s + j - K//2] with Cᵀ[s, j] = C[s + j - K//2, K-1-j]."""
-    num_segments, kernel_size = coefficients.shape[1], coefficients.shape[-1]
-    half = kernel_size // 2
-    padded = F.pad(coefficients, (0, 0, 0, 0, half, half))  # zero frames on both ends of the clip
-    taps = [padded[:, j : j + num_segments, :, kernel_size - 1 - j] for j in range(kernel_size)]
-    return torch.stack(taps, dim=-1)
-
-
-class _AdaptiveTemporalConv(torch.autograd.Function):
-    """Y[t] = Σ_k C[t, k] · X[t + k - K//2] on (N, T, C, H, W) frames, with its own backward.
-
-    Saves only X (which the preceding ReLU keeps anyway) and the small coefficients: V ⊙ X is never
-    materialised, in the forward or for the backward.
-    """
-
-    @staticmethod
-    def forward(ctx, frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(frames, coefficients)
-        return _shifted_multiply_add(frames, coefficients)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        frames, coefficients = ctx.saved_tensors
-        return _adaptive_temporal_conv_backward(frames, coefficients, grad_out, *ctx.needs_input_grad[:2])
-
-
-def _adaptive_temporal_conv_backward(
-    frames: torch.Tensor, coefficients: torch.Tensor, grad_out: torch.Tensor, need_frames: bool, need_coefficients: bool
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """dX by the same op with the adjoint taps; dC[t, k] = Σ_space dY[t] · X[t + k - K//2]."""
-    grad_frames = grad_coefficients = None
-    if need_frames:
-        grad_frames = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
-    if need_coefficients:
-        num_clips, num_segments, channels, kernel_size = coefficients.shape
-        grad_coefficients = coefficients.new_zeros(coefficients.shape)
-        if frames.stride(-1) == 1 and grad_out.stride(-1) == 1:
-            for clip in range(num_clips):
-                # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one
-                # batched GEMM over strided views (T×T per channel is cheap; per-tap dot products are many
-                # tiny GEMMs)
-                grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
-                frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
-                gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
-                for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
-                    diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
-                    grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
-        else:
-            # channels_last: space is strided by C, so bmm would copy every channel's matrix (or the
-            # whole tensor, transposed: 5x slower than this, measured); one product and one spatial sum
-            # per tap instead, both vectorised over the contiguous channels
-            for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
-                product = grad_out[:, output_frames] * frames[:, input_frames]
-                grad_coefficients[:, output_frames, :, tap] = product.sum(dim=(-2, -1))
-    return grad_frames, grad_coefficients
-
-
-class _AdaptiveTemporalConvThenConv2d(torch.autograd.Function):
-    """conv2d(Θ ⊗ (V ⊙ X)) that does not keep Θ ⊗ (V ⊙ X) for the backward.
-
-    The convolution after TAM would save its input, one more activation of the block's width per
-    block; the backward recomputes it from X instead (one cheap elementwise pass), which is what keeps
-    TANet's training memory at TSN's.
-    """
-
-    @staticmethod
-    def forward(ctx, frames, coefficients, weight, stride, padding, dilation, groups):
-        mixed = _shifted_multiply_add(frames, coefficients)
-        out = F.conv2d(mixed.view(-1, *frames.shape[2:]), weight, None, stride, padding, dilation, groups)
-        ctx.save_for_backward(frames, coefficients, weight)
-        ctx.conv_options = (stride, padding, dilation, groups)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        frames, coefficients, weight = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.conv_options
-        need_frames, need_coefficients, need_weight = ctx.needs_input_grad[:3]
-        mixed = _shifted_multiply_add(frames, coefficients).view(-1, *frames.shape[2:])
-        grad_mixed, grad_weight, _ = torch.ops.aten.convolution_backward(
-            grad_out, mixed, weight, None, stride, padding, dilation, False, [0, 0], groups,
-            [need_frames or need_coefficients, need_weight, False],
-        )
-        del mixed
-        grad_frames = grad_coefficients = None
-        if grad_mixed is not None:
-            grad_frames, grad_coefficients = _adaptive_temporal_conv_backward(
-                frames, coefficients, grad_mixed.view_as(frames), need_frames, need_coefficients
-            )
-        return grad_frames, grad_coefficients, grad_weight, None, None, None, None
-
-
 def _fusable_conv(x: torch.Tensor, conv: nn.Module) -> bool:
     """Whether TAM + ``conv`` may run as :class:`_AdaptiveTemporalConvThenConv2d` (training, plain fp32/fp64
     conv without bias; anything else takes the two ordinary steps)."""
@@ -292,123 +121,6 @@ def _fusable_conv(x: torch.Tensor, conv: nn.Module) -> bool:
         and not conv._forward_hooks
         and not conv._forward_pre_hooks
     )
-
-
-# Export branch (torch.export / torch.onnx): the fused path is a custom autograd.Function with
-# in-place multiply-adds on views, which exporters trace poorly. While exporting we switch to a
-# functional formulation of the same Θ ⊗ (V ⊙ X): zero-pad V ⊙ X along time and sum K shifted
-# slices weighted by Θ, out of place, so the batch dimension stays symbolic.
-def _is_exporting() -> bool:
-    return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
-
-
-def _export_friendly_temporal_conv(
-    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None, num_segments: int
-) -> torch.Tensor:
-    channels, height, width = x.shape[1:]
-    kernel_size = kernel.shape[-1]
-    frames = x.view(-1, num_segments, channels, height, width)
-    if importance is not None:
-        frames = frames * importance.transpose(1, 2).unsqueeze(-1).unsqueeze(-1).to(x.dtype)
-    half = kernel_size // 2
-    padded = F.pad(frames, (0, 0, 0, 0, 0, 0, half, half))
-    taps = kernel.to(x.dtype).transpose(1, 2).unsqueeze(-1).unsqueeze(-1)  # (N, K, C, 1, 1)
-    out = padded[:, 0:num_segments] * taps[:, 0:1]
-    for tap in range(1, kernel_size):
-        out = out + padded[:, tap : tap + num_segments] * taps[:, tap : tap + 1]
-    return out.reshape(x.shape)
-
-
-def adaptive_temporal_conv(
-    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Θ ⊗ (V ⊙ X): depthwise temporal convolution with a per-clip, per-channel kernel.
-
-    Numerically equal to :func:`adaptive_temporal_conv_reference` (fp32 max abs diff ~1e-7), faster,
-    and lighter in memory. x: (N*T, C, H, W); kernel Θ: (N, C, K); importance V: (N, C, T) or None.
-    """
-    if _is_exporting():
-        return _export_friendly_temporal_conv(x, kernel, importance, _check_shapes(x, kernel, importance)[2])
-    frames, coefficients = _frames_and_coefficients(x, kernel, importance)
-    if not _needs_autograd(frames, coefficients):
-        return _shifted_multiply_add(frames, coefficients).view_as(x)
-    return _AdaptiveTemporalConv.apply(frames, coefficients).view_as(x)
-
-
-def _frames_and_coefficients(
-    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (N*T, C, H, W) as a (N, T, C, H, W) view, and the per-frame tap weights in x's dtype."""
-    num_clips, _, num_segments = _check_shapes(x, kernel, importance)
-    coefficients = temporal_coefficients(kernel, importance, num_segments).to(x.dtype)
-    return x.view(num_clips, num_segments, *x.shape[1:]), coefficients
-
-
-@dataclass
-class TAMRecord:
-    """What one TAM produced in one forward (detached, on CPU)."""
-
-    importance_map: torch.Tensor | None  # V, (N, C, T)
-    adaptive_kernel: torch.Tensor | None  # Θ, (N, C, K)
-
-
-@dataclass
-class TAMCapture:
-    """Collects V and Θ of chosen TAMs over any number of forwards, without changing the forward.
-
-    ``names``: module names (``backbone.layer3.5.tam``) or any unique suffix of them, such as the
-    block name ``layer3.5`` (the TAM inside it); ``records`` and :meth:`stacked` use the names as given.
-
-    >>> with TAMCapture(model, names=["layer3.5"]) as capture:   # None: every TAM in the model
-    ...     model(clips)
-    >>> capture.records["layer3.5"][0].adaptive_kernel.shape     # (N, C, K)
-    """
-
-    model: nn.Module
-    names: list[str] | None = None
-    records: dict[str, list[TAMRecord]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        available = {name: module for name, module in self.model.named_modules() if isinstance(module, TAM)}
-        if self.names is None:
-            self.names = list(available)
-        resolved = {name: self._resolve(name, available) for name in self.names}
-        self._modules = {name: available[full] for name, full in resolved.items()}
-        self.full_names = resolved  # name as given -> module name
-
-    @staticmethod
-    def _resolve(name: str, available: dict[str, nn.Module]) -> str:
-        """The TAM called ``name``, or the one TAM whose name ends with ``.name`` or ``.name.tam``."""
-        if name in available:
-            return name
-        matches = [full for full in available
-                   if full.endswith(f".{name}") or full.endswith(f".{name}.tam") or full == f"{name}.tam"]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise KeyError(f"TAM name {name!r} is ambiguous: {matches}")
-        raise KeyError(f"no TAM named {name!r}; the model has: {list(available)} (a block name such as "
-                       "'layer4.1' also works)")
-
-    def __enter__(self) -> TAMCapture:
-        for name, module in self._modules.items():
-            self.records.setdefault(name, [])
-            module._capture_sink = self.records[name]
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for module in self._modules.values():
-            module._capture_sink = None
-
-    def stacked(self, name: str) -> TAMRecord:
-        """All captured forwards of one TAM concatenated over clips."""
-        records = self.records[name]
-
-        def cat(attr: str) -> torch.Tensor | None:
-            values = [getattr(record, attr) for record in records]
-            return None if any(value is None for value in values) else torch.cat(values)
-
-        return TAMRecord(cat("importance_map"), cat("adaptive_kernel"))
 
 
 class TAM(nn.Module):
@@ -468,8 +180,9 @@ class TAM(nn.Module):
             del self.G
         elif branches == "global":
             del self.L
-        # set by TAMCapture; a plain attribute (not a buffer) so it costs nothing when unset
-        self._capture_sink: list[TAMRecord] | None = None
+        # set by TAMCapture: called with (V, Θ) of every forward; a plain attribute (not a buffer) so it
+        # costs nothing when unset
+        self._capture_sink: Callable[[torch.Tensor | None, torch.Tensor | None], None] | None = None
 
     def extra_repr(self) -> str:
         return (
@@ -508,12 +221,7 @@ class TAM(nn.Module):
     def _branches_and_capture(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         importance_map, adaptive_kernel = self.branch_outputs(x)
         if self._capture_sink is not None:
-            self._capture_sink.append(
-                TAMRecord(
-                    None if importance_map is None else importance_map.detach().float().cpu(),
-                    None if adaptive_kernel is None else adaptive_kernel.detach().float().cpu(),
-                )
-            )
+            self._capture_sink(importance_map, adaptive_kernel)
         return importance_map, adaptive_kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,11 @@
 
 The lock is an advisory ``fcntl.flock`` on a lock file. It belongs to the open file, so the kernel
 releases it when its process exits, however it exits: a killed run never leaves a stale lock behind.
-The holder writes its pid into the file, so that a second process can say who holds it. The lock
+A process forked while the lock is held (a DataLoader worker, a pool's process) closes its copy of
+the lock's file at once: an flock is held until the last descriptor of its open file is closed, so a
+worker that outlived a killed parent would otherwise hold the run's lock (``O_CLOEXEC`` does not help
+across a fork without ``exec``). The holder writes its pid into the file, so that a second process can
+say who holds it. The lock
 file itself is never deleted (deleting it while another process waits on it would let a third
 process lock a new file of the same name). Where ``fcntl`` does not exist (Windows) locking is a
 no-op.
@@ -10,6 +14,7 @@ no-op.
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -21,6 +26,20 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["FileLock", "LockBusyError"]
+
+# The locks this process holds, for the child side of a fork to let go of (the parent keeps them).
+_HELD: "weakref.WeakSet[FileLock]" = weakref.WeakSet()
+
+
+def _drop_inherited_locks() -> None:
+    # Closes the child's descriptor only (close(2), no LOCK_UN): the lock belongs to the open file that
+    # parent and child share, and stays the parent's until the parent's descriptor closes.
+    for lock in list(_HELD):
+        lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 class LockBusyError(TanetError):
@@ -80,11 +99,13 @@ class FileLock:
             handle.close()
             raise
         self._handle = handle
+        _HELD.add(self)
         return self
 
     def release(self) -> None:
         """Give the lock up (closing the file releases it; the file stays)."""
         handle, self._handle = self._handle, None
+        _HELD.discard(self)
         if handle is not None:
             handle.close()
 

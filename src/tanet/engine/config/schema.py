@@ -49,6 +49,9 @@ class ModelConfig:
     weights: Optional[str] = None  # the same from a published checkpoint by name (`tanet weights list`)
     weights_file: Optional[str] = None  # local copy of model.weights (None: $TANET_HOME/weights)
     allow_unverified: bool = False  # use model.weights although no checksum is published for it
+    # init_from / weights of another family (a TSN or TSM checkpoint into a TANet): load the shared 2D backbone,
+    # keep the temporal modules the file lacks fresh (listed in the run summary)
+    init_partial: bool = False
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
 
@@ -97,7 +100,7 @@ class DataConfig:
     max_skip_fraction: float = 0.1  # stop when more of an epoch's videos than this could not be read
     batch_size: int = 8  # clips per process and step
     val_batch_size: Optional[int] = None  # None: same as batch_size
-    num_workers: int = 0
+    num_workers: Union[int, str] = 0  # loader processes per training process; "auto": one per spare core
     persistent_workers: bool = True  # only used when num_workers > 0
     pin_memory: bool = True  # only used on CUDA
 
@@ -112,9 +115,10 @@ class OptimConfig:
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 1e-4
-    # "official": every Linear weight x5 lr, Linear biases x10 (TAM repo's fc_lr5);
-    # "classifier": only the classifier (MMAction2); "none": Linear layers as normal weights.
-    linear_lr_policy: str = "official"
+    # "official": every Linear weight x5 lr, Linear biases x10 (TAM repo's fc_lr5: new layers on a pretrained
+    # backbone learn faster); "classifier": only the classifier (MMAction2); "none": Linear layers as normal
+    # weights; "auto": official when the model starts from pretrained weights, none from scratch.
+    linear_lr_policy: str = "auto"
     partial_bn: bool = False
     clip_grad_norm: Optional[float] = 20.0
     label_smoothing: float = 0.0
@@ -141,7 +145,9 @@ class RuntimeConfig:
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     amp: str = "none"  # "none", "bf16" (CPU or GPU), "fp16" (GPU)
-    channels_last: bool = False
+    # "auto": decided per device once, when the recipe is resolved (engine/resolve.py): on where it measured
+    # faster (CPUs with oneDNN; GPUs under mixed precision); true / false: as set
+    channels_last: Union[bool, str] = "auto"
     compile: bool = False
     sync_bn: bool = False
     dist_backend: str = "auto"  # "auto" (nccl on GPU, gloo on CPU), "nccl", "gloo"
@@ -151,7 +157,9 @@ class RuntimeConfig:
     overwrite: bool = False  # replace the run already in `out` (without it, such a folder is refused)
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     progress: bool = True  # progress bars (main process only)
-    tensorboard: bool = True  # used when the tensorboard package is installed
+    # "auto": TensorBoard scalars when the tensorboard package is installed, silently nothing otherwise;
+    # true: asked for (a notice when it is not installed); false: off
+    tensorboard: Union[bool, str] = "auto"
     log_every: int = 20  # iterations between log lines when progress bars are off
     max_steps_per_epoch: Optional[int] = None  # cut epochs short (smoke tests)
     deterministic: bool = False  # torch.use_deterministic_algorithms

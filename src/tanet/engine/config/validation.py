@@ -38,16 +38,20 @@ def validate(config: Any) -> None:
         raise ConfigError(f"data.flip must be auto, true, false or swap, got {config.data.flip!r}")
     _choice("optim.name", config.optim.name, ("sgd", "adamw"))
     _choice("optim.linear_lr_policy", config.optim.linear_lr_policy,
-            ("official", "classifier", "none"))
+            ("auto", "official", "classifier", "none"))
     _choice("schedule.name", config.schedule.name, ("step", "cosine"))
     _choice("runtime.amp", config.runtime.amp, ("none", "bf16", "fp16"))
     _choice("runtime.dist_backend", config.runtime.dist_backend, ("auto", "nccl", "gloo"))
+    _choice("runtime.tensorboard", config.runtime.tensorboard, (True, False, "auto"))
+    workers = config.data.num_workers
+    if isinstance(workers, str) and workers != "auto" or isinstance(workers, int) and workers < 0:
+        raise ConfigError(f"data.num_workers must be >= 0 or auto, got {workers!r}")
+    _choice("runtime.channels_last", config.runtime.channels_last, (True, False, "auto"))
     for key, value, low in (
         ("data.batch_size", config.data.batch_size, 1),
         ("model.num_segments", config.model.num_segments, 1),
         ("schedule.epochs", config.schedule.epochs, 1),
         ("runtime.eval_every", config.runtime.eval_every, 1),
-        ("data.num_workers", config.data.num_workers, 0),
         ("data.size", config.data.size, 1),
         ("data.scale_size", config.data.scale_size, 1),
         ("data.val_batch_size", config.data.val_batch_size, 1),
@@ -86,7 +90,8 @@ def validate(config: Any) -> None:
     if config.runtime.resume and config.runtime.overwrite:
         raise ConfigError("runtime.resume and runtime.overwrite exclude each other: "
                           "resume continues the run in runtime.out, overwrite replaces it")
-    sources = [key for key in ("pretrained", "init_from", "weights") if getattr(config.model, key)]
+    # "scratch" is the choice of no weights, not a source
+    sources = [key for key in ("pretrained", "init_from", "weights") if getattr(config.model, key) not in (None, "", "scratch")]
     if len(sources) > 1:
         raise ConfigError("give one of model.pretrained (a 2D ImageNet file), model.init_from (a video "
                           "checkpoint) and model.weights (a published one), not " + " and ".join(sources))

@@ -1,0 +1,138 @@
+"""The fused adaptive temporal convolution's kernels and autograd functions.
+
+Y[t] = Σ_k C[t, k] · X[t + k - K//2] on (N, T, C, H, W) frames, C the per-frame tap weights of
+:func:`tanet.modules.adaptive_conv.temporal_coefficients`: one multiply and K-1 in-place multiply-adds on
+shifted views of the frames. The backward is the same op with the adjoint taps for dX, and batched dot
+products for dC; it saves only X (which the preceding ReLU holds anyway) and C. A TAM followed by a
+convolution runs as one function that does not keep the TAM's output (recomputed in the backward).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__: list[str] = []  # internal: used through tanet.modules.adaptive_conv and tanet.modules.tam
+
+
+def _tap_ranges(num_segments: int, kernel_size: int):
+    """For each tap: its index, and the output / input frame slices it connects."""
+    half = kernel_size // 2
+    for tap in range(kernel_size):
+        offset = tap - half
+        length = num_segments - abs(offset)
+        if length > 0:
+            output_frames = slice(max(-offset, 0), max(-offset, 0) + length)
+            input_frames = slice(max(offset, 0), max(offset, 0) + length)
+            yield tap, output_frames, input_frames
+
+
+def _shifted_multiply_add(frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+    """Σ_k C[:, t, :, k] · frames[:, t + k - K//2] for frames (N, T, C, H, W) and C (N, T, C, K).
+
+    One multiply for the centre tap, then one in-place multiply-add per other tap on shifted views:
+    no permuted copies and no temporaries of the frames' size. Elementwise kernels in large chunks also
+    keep their speed when the CPU is shared with data-loader workers (many small batched GEMMs do not).
+    """
+    num_segments, kernel_size = frames.shape[1], coefficients.shape[-1]
+    half = kernel_size // 2
+    # tap-major (K, N, T, C): each tap's weights contiguous over channels, the innermost dimension of
+    # channels_last frames (a strided gather there costs the elementwise kernels their vectorisation)
+    taps = coefficients.movedim(-1, 0).contiguous()[..., None, None]
+    out = frames * taps[half]
+    for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
+        if tap != half:
+            out[:, output_frames].addcmul_(frames[:, input_frames], taps[tap, :, output_frames])
+    return out
+
+
+def _transposed_coefficients(coefficients: torch.Tensor) -> torch.Tensor:
+    """The adjoint's taps: dX[s] = Σ_j Cᵀ[s, j] · dY[s + j - K//2] with Cᵀ[s, j] = C[s + j - K//2, K-1-j]."""
+    num_segments, kernel_size = coefficients.shape[1], coefficients.shape[-1]
+    half = kernel_size // 2
+    padded = F.pad(coefficients, (0, 0, 0, 0, half, half))  # zero frames on both ends of the clip
+    taps = [padded[:, j : j + num_segments, :, kernel_size - 1 - j] for j in range(kernel_size)]
+    return torch.stack(taps, dim=-1)
+
+
+class _AdaptiveTemporalConv(torch.autograd.Function):
+    """Y[t] = Σ_k C[t, k] · X[t + k - K//2] on (N, T, C, H, W) frames, with its own backward.
+
+    Saves only X (which the preceding ReLU keeps anyway) and the small coefficients: V ⊙ X is never
+    materialised, in the forward or for the backward.
+    """
+
+    @staticmethod
+    def forward(ctx, frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(frames, coefficients)
+        return _shifted_multiply_add(frames, coefficients)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        frames, coefficients = ctx.saved_tensors
+        return _adaptive_temporal_conv_backward(frames, coefficients, grad_out, *ctx.needs_input_grad[:2])
+
+
+def _adaptive_temporal_conv_backward(
+    frames: torch.Tensor, coefficients: torch.Tensor, grad_out: torch.Tensor, need_frames: bool, need_coefficients: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """dX by the same op with the adjoint taps; dC[t, k] = Σ_space dY[t] · X[t + k - K//2]."""
+    grad_frames = grad_coefficients = None
+    if need_frames:
+        grad_frames = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
+    if need_coefficients:
+        num_clips, num_segments, channels, kernel_size = coefficients.shape
+        grad_coefficients = coefficients.new_zeros(coefficients.shape)
+        if frames.stride(-1) == 1 and grad_out.stride(-1) == 1:
+            for clip in range(num_clips):
+                # per channel, all frame pairs at once: gram[c, t, s] = Σ_space dY[t, c] · X[s, c], one
+                # batched GEMM over strided views (T×T per channel is cheap; per-tap dot products are many
+                # tiny GEMMs)
+                grad_by_channel = grad_out[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+                frames_by_channel = frames[clip].reshape(num_segments, channels, -1).transpose(0, 1)
+                gram = torch.bmm(grad_by_channel, frames_by_channel.transpose(1, 2))
+                for tap, output_frames, _ in _tap_ranges(num_segments, kernel_size):
+                    diagonal = torch.diagonal(gram, offset=tap - kernel_size // 2, dim1=1, dim2=2)  # (C, T')
+                    grad_coefficients[clip, output_frames, :, tap] = diagonal.transpose(0, 1)
+        else:
+            # channels_last: space is strided by C, so bmm would copy every channel's matrix (or the
+            # whole tensor, transposed: 5x slower than this, measured); one product and one spatial sum
+            # per tap instead, both vectorised over the contiguous channels
+            for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
+                product = grad_out[:, output_frames] * frames[:, input_frames]
+                grad_coefficients[:, output_frames, :, tap] = product.sum(dim=(-2, -1))
+    return grad_frames, grad_coefficients
+
+
+class _AdaptiveTemporalConvThenConv2d(torch.autograd.Function):
+    """conv2d(Θ ⊗ (V ⊙ X)) that does not keep Θ ⊗ (V ⊙ X) for the backward.
+
+    The convolution after TAM would save its input, one more activation of the block's width per
+    block; the backward recomputes it from X instead (one cheap elementwise pass), which is what keeps
+    TANet's training memory at TSN's.
+    """
+
+    @staticmethod
+    def forward(ctx, frames, coefficients, weight, stride, padding, dilation, groups):
+        mixed = _shifted_multiply_add(frames, coefficients)
+        out = F.conv2d(mixed.view(-1, *frames.shape[2:]), weight, None, stride, padding, dilation, groups)
+        ctx.save_for_backward(frames, coefficients, weight)
+        ctx.conv_options = (stride, padding, dilation, groups)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        frames, coefficients, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conv_options
+        need_frames, need_coefficients, need_weight = ctx.needs_input_grad[:3]
+        mixed = _shifted_multiply_add(frames, coefficients).view(-1, *frames.shape[2:])
+        grad_mixed, grad_weight, _ = torch.ops.aten.convolution_backward(
+            grad_out, mixed, weight, None, stride, padding, dilation, False, [0, 0], groups,
+            [need_frames or need_coefficients, need_weight, False],
+        )
+        del mixed
+        grad_frames = grad_coefficients = None
+        if grad_mixed is not None:
+            grad_frames, grad_coefficients = _adaptive_temporal_conv_backward(
+                frames, coefficients, grad_mixed.view_as(frames), need_frames, need_coefficients
+            )
+        return grad_frames, grad_coefficients, grad_weight, None, None, None, None
