@@ -66,7 +66,7 @@ class DemoPlan:
         return self.recipe if pretrained or self.scratch_recipe is None else self.scratch_recipe
 
 
-DEFAULT_PLAN = DemoPlan(recipe="demo_pretrained", scratch_recipe="demo", appearance_classes=6)
+DEFAULT_PLAN = DemoPlan(recipe="demo_pretrained", scratch_recipe="demo", depth=26, seeds=5, appearance_classes=6)
 QUICK_PLAN = DemoPlan(recipe="demo_quick", seeds=2, appearance_classes=4, motion_classes=4, kernel_videos=12, jobs=1,
                       pretrain=dict(per_class=4, val_per_class=2, image_size=48, crop=40, epochs=1, batch_size=32))
 

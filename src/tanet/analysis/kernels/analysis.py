@@ -140,8 +140,6 @@ def analyse_kernels(
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UsageError(f"data set names must be unique, got {names}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if blocks is None or len(blocks) == 0:
         blocks = default_blocks(load_for_eval(datasets[0].checkpoint).model)
     arrays: dict[str, dict[str, BlockKernels]] = {}
@@ -149,6 +147,9 @@ def analyse_kernels(
         arrays[dataset.name] = extract_dataset(dataset, blocks, max_videos=max_videos, batch_size=batch_size,
                                                num_workers=num_workers, device=device, progress=progress,
                                                strict=strict)
+    # created only once every input has been read and every block name resolved: a refused run leaves nothing
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     canonical = list(arrays[names[0]])
     summary: dict[str, Any] = {"description": DESCRIPTION, "datasets": [], "blocks": {}}
     for dataset in datasets:
