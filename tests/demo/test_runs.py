@@ -1,7 +1,6 @@
 """One demo run is bit-identical when repeated: in the same process after another run, and in worker processes."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -40,7 +39,7 @@ def test_one_seed_twice_gives_bit_identical_weights_and_numbers(tmp_path, monkey
     from tanet.engine.pretrain2d import Pretrain2DOptions, ensure_pretrained_2d
 
     monkeypatch.setenv("TANET_HOME", str(tmp_path / "home"))
-    plan = dataclasses.replace(QUICK_PLAN, pretrained_epochs=2)
+    plan = QUICK_PLAN
     start, _ = ensure_pretrained_2d(Pretrain2DOptions(depth=plan.depth, width=plan.width, **plan.pretrain),
                                     log=lambda text: None)
     first = _job(plan, tmp_path, "first", "tanet", 7, str(start))
