@@ -46,7 +46,7 @@ def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     assert any(c["name"].startswith("kernels ") for c in metrics["claims"])
     assert set(metrics["models"]) == {"tanet", "tsn", "tsm", "i3d"} and metrics["timing"]["total_s"] > 0
     report = (out / "report.md").read_text()
-    assert "## Claims" in report and "| tanet (tanet_r18) |" in report and "## Where the time went" in report
+    assert "## Claims" in report and "| tanet (tanet_r26) |" in report and "## Where the time went" in report
     assert "runs/motion/tanet/seed1/test/confusion.png" in report
     for figure in ("accuracy.png", "curves.png"):
         assert (out / figure).stat().st_size > 0

@@ -1,11 +1,12 @@
 """``tanet demo``: the paper's central claim, measured on a laptop CPU in minutes, over several seeds.
 
 Generates the built-in motion ("Something-Something-like") and appearance ("Kinetics-like") sets (cached),
-and — the paper's protocol — a shared 2D start: a ResNet-18 trained on the built-in still images
-(``tanet pretrain-2d``, cached) from which every video model is initialised as from ImageNet (TAM fresh,
-TSM shifting the pretrained features, I3D inflating the 2D kernels). Then it trains TANet, TSN, TSM and
-I3D (``i3d333_r18``: 3×3×3 convs) on each set with every seed, tests each run once, probes each seed's
-TAM and I3D kernels, and writes a run folder:
+and — the paper's protocol — a shared 2D start: a ResNet-26 (Bottleneck blocks, width 1/8) trained on the
+built-in still images (``tanet pretrain-2d``, cached) from which every video model is initialised as from
+ImageNet (TAM fresh, TSM shifting the pretrained features, I3D inflating the 2D kernels). Then it trains
+TANet (style b), TSN, TSM and the paper's I3D 3×1×1 (``i3d311_r26``: every bottleneck's first conv inflated)
+on each set with every seed (``--depth 18``: the BasicBlock ResNet-18 and I3D 3×3×3), tests each run once,
+probes each seed's TAM and I3D kernels, and writes a run folder:
 
 * ``metrics.json`` — per set and model ``{"top1": mean, "top1_std": …, "top1_seeds": […], "top5": …}``
   (percent), ``"claims"``: ``[{"name", "verdict", "interval", …}]``, the models' cost and the timing;

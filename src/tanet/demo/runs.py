@@ -32,7 +32,7 @@ def demo_models(depth: int) -> dict:
     return {"tanet": f"tanet_r{depth}", "tsn": f"tsn_r{depth}", "tsm": f"tsm_r{depth}", "i3d": i3d}
 
 
-MODELS = demo_models(18)  # the default plan's
+MODELS = demo_models(26)  # the default plan's
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class DemoPlan:
 
 
 DEFAULT_PLAN = DemoPlan(recipe="demo_pretrained", scratch_recipe="demo", depth=26, seeds=5, appearance_classes=6)
-QUICK_PLAN = DemoPlan(recipe="demo_quick", seeds=2, appearance_classes=4, motion_classes=4, kernel_videos=12, jobs=1,
+QUICK_PLAN = DemoPlan(recipe="demo_quick", depth=26, seeds=2, appearance_classes=4, motion_classes=4, kernel_videos=12, jobs=1,
                       pretrain=dict(per_class=4, val_per_class=2, image_size=48, crop=40, epochs=1, batch_size=32))
 
 
