@@ -46,7 +46,7 @@ def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     assert any(c["name"].startswith("kernels ") for c in metrics["claims"])
     assert set(metrics["models"]) == {"tanet", "tsn", "tsm", "i3d"} and metrics["timing"]["total_s"] > 0
     report = (out / "report.md").read_text()
-    assert "## Claims" in report and "| tanet (tanet_r18) |" in report and "## Where the time went" in report
+    assert "## Claims" in report and "| tanet (tanet_r26) |" in report and "## Where the time went" in report
     assert "runs/motion/tanet/seed1/test/confusion.png" in report
     for figure in ("accuracy.png", "curves.png"):
         assert (out / figure).stat().st_size > 0
@@ -62,13 +62,25 @@ def test_demo_quick_end_to_end(tmp_path, monkeypatch):
 
 
 def test_protocols_set_the_start_and_the_epochs(tmp_path):
-    from tanet.demo import DEFAULT_PLAN
+    from tanet.demo import DEFAULT_PLAN, QUICK_PLAN
     from tanet.demo.runs import train_config
+    from tanet.engine.config import load_config
 
-    scratch = train_config(DEFAULT_PLAN, "appearance", "tsm_r18", tmp_path, 2, pretrained=None)
-    assert scratch.model.pretrained == "scratch" and scratch.schedule.epochs == 10  # the recipe's
+    models = DEFAULT_PLAN.models
+    scratch = train_config(DEFAULT_PLAN, "appearance", models["tsm"], tmp_path, 2, pretrained=None)
+    assert scratch.model.pretrained == "scratch" and scratch.schedule.epochs == load_config("demo").schedule.epochs
     assert scratch.runtime.seed == 2 and scratch.data.synthetic.num_classes == 6
     assert scratch.data.backend == "memory" and scratch.data.num_workers == 0
-    started = train_config(DEFAULT_PLAN, "motion", "tsm_r18", tmp_path, 0, pretrained=str(tmp_path / "w.pth"))
+    assert scratch.model.width == DEFAULT_PLAN.width and scratch.model.name == models["tsm"]
+    started = train_config(DEFAULT_PLAN, "motion", models["tsm"], tmp_path, 0, pretrained=str(tmp_path / "w.pth"))
     assert started.model.pretrained == str(tmp_path / "w.pth")
-    assert started.schedule.epochs == DEFAULT_PLAN.pretrained_epochs == 6
+    # the epochs that run are the shipped recipe's: what configs/*.yaml (and the README) say
+    assert started.schedule.epochs == load_config(DEFAULT_PLAN.recipe).schedule.epochs
+    for pretrained in (None, str(tmp_path / "w.pth")):
+        quick = train_config(QUICK_PLAN, "motion", QUICK_PLAN.models["tanet"], tmp_path, 0, pretrained=pretrained)
+        assert quick.schedule.epochs == load_config("demo_quick").schedule.epochs == 2
+    # --epochs overrides both protocols
+    import dataclasses
+
+    longer = dataclasses.replace(DEFAULT_PLAN, epochs=3)
+    assert train_config(longer, "motion", models["tsn"], tmp_path, 0, pretrained=None).schedule.epochs == 3

@@ -82,3 +82,13 @@ def test_claim_with_a_margin():
     assert above_zero.verdict == HELD and by_ten.verdict == HELD
     assert by_twenty.verdict == NOT_SHOWN  # 17.55 < 20 < 32.45
     assert by_twenty.to_dict()["interval"] == pytest.approx([17.547, 32.453], abs=1e-3)
+
+
+def test_half_width_is_printed_and_recorded():
+    # differences 2, 3, 4: half width 4.303 * 1 / sqrt(3) = 2.48434
+    interval = paired_difference([10, 12, 14], [8, 9, 10])
+    assert interval.half_width == pytest.approx(4.303 / math.sqrt(3))
+    assert interval.text() == "+3.0 ± 2.5 [+0.5, +5.5]"
+    record = claim("a beats b", [10, 12, 14], [8, 9, 10]).to_dict()
+    assert record["half_width"] == pytest.approx(2.484, abs=1e-3)
+    assert paired_difference([1.0], [0.0]).half_width is None

@@ -17,7 +17,11 @@ def test_cli_and_clear_errors(tiny_sets, tiny_checkpoints, tmp_path, capsys):
     summary = json.loads((out / "kernels.json").read_text())
     assert summary["blocks"]["layer4.1"]["datasets"]["motion"]["num_videos"] == 2
     assert (out / "kernels_layer4.1.svg").exists()
-    assert "JS(motion, appearance)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # every number printed says what it measures and which way is which (issue 20 listed "V smoothness 0.0345")
+    assert "lower = smoother): V " in printed and "lower = narrower): Θ " in printed
+    assert "motion vs appearance (higher = the sets differ more): KS distance Θ " in printed
+    assert "(higher = more video-dependent): across videos " in printed and "per-video null" in printed
 
     # a TSN checkpoint has no TAM; an unknown block lists the valid ones
     code = main(["kernels", "--checkpoint", str(tiny_checkpoints["tsn"]), "--list", str(motion.val_list),

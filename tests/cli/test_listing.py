@@ -38,7 +38,7 @@ def test_recipes_lists_every_shipped_recipe_with_its_first_sentence(capsys):
     assert [name for name, _ in listed] == names  # not the _base_ files
     described = dict(listed)
     # the opening comment's first sentence, also where it runs over two lines of the file
-    assert described["demo"] == ("The `tanet demo` recipe: a tiny ResNet-18 (width 1/4) on a built-in synthetic set, "
+    assert described["demo"] == ("The `tanet demo` recipe: a tiny ResNet-26 (width 1/8) on a built-in synthetic set, "
                                  "trained from scratch on a laptop CPU.")
     assert described["cpu_tiny"] == "Tiny CPU recipe: a width-1/8 TANet-R18 on 32x32 crops, 4 frames, 2 epochs."
     assert lines[len(names):] == ["", "use one with: tanet train NAME [flags]   (tanet train NAME --print-config "

@@ -66,10 +66,12 @@ def test_reserved_pretrained_value_resolves_to_the_cached_file(tmp_path, monkeyp
 
 def test_cli_trains_then_reuses(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TANET_HOME", str(tmp_path))
-    arguments = ["pretrain-2d", "--width", "0.125", "--epochs", "1", "--per-class", "2"]
+    arguments = ["pretrain-2d", "--width", "0.0625", "--epochs", "1", "--per-class", "2"]
     assert main(arguments) == 0
     first = capsys.readouterr().out
     assert "(trained;" in first and str(tmp_path / "pretrain2d") in first
+    # the default depth is the demo's ResNet-26
+    assert "resnet26_w0.0625" in first
     assert main(arguments) == 0
     assert "(cached;" in capsys.readouterr().out
 
@@ -124,7 +126,7 @@ def test_damaged_cached_file_is_refused_with_the_fix(tmp_path, monkeypatch, caps
     assert "tanet pretrain-2d --depth 18 --width 0.125 --force" in message
     assert path.read_bytes() == damaged  # refused, not replaced behind the user's back
     # the command line: exit 1, one line on stderr naming the fix
-    assert main(["pretrain-2d", "--width", "0.125"]) == 1
+    assert main(["pretrain-2d", "--depth", "18", "--width", "0.125"]) == 1
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "--force" in error[0]
 

@@ -73,6 +73,12 @@ class Interval:
     def n(self) -> int:
         return len(self.differences)
 
+    @property
+    def half_width(self) -> Optional[float]:
+        """Half the interval's width, ``t(0.975, n−1) · sd / √n``: how far the true mean may lie from the
+        measured one (None for fewer than 2 pairs)."""
+        return None if self.low is None else (self.high - self.low) / 2
+
     def as_list(self) -> Optional[list]:
         return None if self.low is None else [round(self.low, 3), round(self.high, 3)]
 
@@ -81,7 +87,8 @@ class Interval:
             digits = 1 if max(abs(v) for v in (self.mean, self.low or 0.0, self.high or 0.0)) >= 1 else 4
         if self.low is None:
             return f"{self.mean:+.{digits}f} (one seed: no interval)"
-        return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        return (f"{self.mean:+.{digits}f} ± {self.half_width:.{digits}f} "
+                f"[{self.low:+.{digits}f}, {self.high:+.{digits}f}]")
 
 
 @dataclass
@@ -96,9 +103,11 @@ class Claim:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        half = self.interval.half_width
         return {"name": self.name, "verdict": self.verdict, "interval": self.interval.as_list(),
-                "mean_difference": round(self.interval.mean, 3), "differences": [round(d, 3) for d in
-                                                                                 self.interval.differences],
+                "mean_difference": round(self.interval.mean, 3),
+                "half_width": None if half is None else round(half, 3),
+                "differences": [round(d, 3) for d in self.interval.differences],
                 "claimed_side": self.side, "detail": self.detail, **self.extra}
 
     def line(self) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from tanet.utils.io import atomic_write, atomic_write_text
 
-__all__ = ["write_curves", "write_accuracy_chart", "accuracy_table", "write_report", "COLOURS"]
+__all__ = ["write_curves", "write_accuracy_chart", "accuracy_table", "fingerprint_lines", "write_report", "COLOURS"]
 
 COLOURS = {"tanet": "#c0392b", "tsn": "#7f8c8d", "tsm": "#2980b9", "i3d": "#27ae60"}
 
@@ -97,10 +97,36 @@ def accuracy_table(metrics: dict, models: dict) -> str:
 
 
 def _claims_table(claims) -> list[str]:
-    lines = ["| claim | verdict | mean difference [95 % interval] | per seed |", "|---|---|---|---|"]
+    lines = ["| claim | verdict | mean difference ± half-width [95 % interval] | per seed |", "|---|---|---|---|"]
     for c in claims:
-        lines.append(f"| {c.name} | **{c.verdict}** | {c.interval.text()} | "
+        name = f"**{c.name}**" if c.extra.get("headline") else c.name
+        lines.append(f"| {name} | **{c.verdict}** | {c.interval.text()} | "
                      + ", ".join(f"{d:+.3g}" for d in c.interval.differences) + " |")
+    return lines
+
+
+def fingerprint_lines(fingerprint: dict) -> list[str]:
+    """The fingerprint as a short list (report.md; the README quotes it beside its tables)."""
+    cpu, software = fingerprint["cpu"], fingerprint["software"]
+    lines = [f"- digest `{fingerprint['digest']}`"]
+    for kind, entry in fingerprint["data"].items():
+        decoded = entry["decoded"]
+        text = (f"`{decoded['sha256'][:16]}` ({decoded['clips']} clips)" if "sha256" in decoded
+                else f"**workers disagree**: {decoded}")
+        lines.append(f"- {kind} set: spec `{entry['spec']}`, {entry['codec']}, decoded clips {text}")
+    if fingerprint.get("pretrained_2d"):
+        lines.append(f"- 2D start `{fingerprint['pretrained_2d']['file']}`: tensors "
+                     f"`{fingerprint['pretrained_2d']['sha256'][:16]}`")
+    if "capability" in cpu:
+        dispatch = ", ".join(f"{k}={v}" for k, v in cpu["dispatch_env"].items()) or "no dispatch overrides"
+        lines.append(f"- CPU: {cpu['model']} ({cpu['machine']}), torch CPU capability **{cpu['capability']}**, "
+                     f"{dispatch}; {fingerprint['threads_per_run']} thread(s) per run, "
+                     f"{fingerprint['processes']} process(es)")
+    else:
+        lines.append(f"- CPU: **runs disagree**: {cpu}")
+    lines.append(f"- torch {software['torch']}, numpy {software['numpy']}, PyAV {software.get('pyav')} (FFmpeg "
+                 f"{software.get('ffmpeg')}, libavcodec {software.get('libavcodec')}), torchcodec "
+                 f"{software.get('torchcodec')}, Python {software['python']}, tanet {software.get('tanet')}")
     return lines
 
 
@@ -110,7 +136,7 @@ def _link(path: str, out: Path) -> str:
 
 def write_report(out: Path, *, command: str, protocol_text: str, datasets: dict, metrics: dict, models: dict,
                  rows: Sequence[dict], claims: list, kernel_claims: list, costs: dict, timing: dict, chance: dict,
-                 kernel_blocks: Sequence[str], pretrain: Optional[dict]) -> None:
+                 kernel_blocks: Sequence[str], pretrain: Optional[dict], fingerprint: Optional[dict] = None) -> None:
     seeds = sorted({r["seed"] for r in rows})
     lines = [
         "# tanet demo report", "",
@@ -120,7 +146,7 @@ def write_report(out: Path, *, command: str, protocol_text: str, datasets: dict,
         f"Seeds: {', '.join(map(str, seeds))} (every cell is trained once per seed; the data sets are fixed). "
         "Cells are mean ± sample standard deviation over seeds; a claim is decided by the 95 % t interval of the "
         "difference paired by seed: **held** (entirely on the claimed side of 0), **not shown** (contains 0), "
-        "**did not hold** (entirely on the other side).", "",
+        "**did not hold** (entirely on the other side). Headline claims are in bold.", "",
     ]
     for kind, dataset in datasets.items():
         lines.append(f"- {kind} set: {dataset.num_train} training / {dataset.num_val} test clips, "
@@ -130,6 +156,9 @@ def write_report(out: Path, *, command: str, protocol_text: str, datasets: dict,
                      f"(width {pretrain['options']['width']:g}) trained on {pretrain['train_images']} built-in still "
                      f"images of {pretrain['classes']} classes (val top-1 {pretrain['val_top1']:.1f} %, chance "
                      f"{pretrain['chance']:.1f} %); `tanet pretrain-2d` makes it")
+    if fingerprint:
+        lines += ["", "## Fingerprint", "", "What determines these numbers (`metrics.json` has the whole record); the "
+                  "same digest and command give the same numbers to the last digit:", ""] + fingerprint_lines(fingerprint)
     lines += ["", "## Accuracy (%)", "", accuracy_table(metrics, models), "", "![accuracy](accuracy.png)", "",
               "## Claims", ""] + _claims_table(claims)
     lines += ["", "## Training curves", "", "Mean over seeds, band ±1 sd (training loss and top-1 on the training "
@@ -146,8 +175,9 @@ def write_report(out: Path, *, command: str, protocol_text: str, datasets: dict,
                      f"{cost['latency_ms']:.1f} |")
     if kernel_claims:
         lines += ["", "## Learned kernels", "",
-                  "The supplementary's three observations, measured on each seed's TANet and I3D "
-                  "(I3D on its raw kernel values, on Θ's axis), each decided over seeds:", ""]
+                  "The supplementary's four observations, measured on each seed's TANet and I3D at the last block of "
+                  "the two deepest stages (I3D on its raw temporal kernel values), each decided over seeds "
+                  "(`kernels/seed*/kernels.json` describes every statistic):", ""]
         lines += _claims_table(kernel_claims)
         lines += ["", "Figures (seed " + str(seeds[0]) + "); numbers per seed in `kernels/seed*/kernels.json`:", ""]
         lines += [f"![{block}](kernels/seed{seeds[0]}/kernels_{block}.png)" for block in kernel_blocks]

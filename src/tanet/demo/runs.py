@@ -17,35 +17,57 @@ from typing import Optional
 
 from tanet.engine.parallel import run_jobs
 
-__all__ = ["MODELS", "KINDS", "DemoPlan", "DEFAULT_PLAN", "QUICK_PLAN", "Job", "train_config", "run_job", "run_jobs",
-           "pair_accuracies"]
+__all__ = ["MODELS", "KINDS", "DEPTH_WIDTHS", "demo_models", "DemoPlan", "DEFAULT_PLAN", "QUICK_PLAN", "Job",
+           "train_config", "run_job", "run_jobs", "pair_accuracies"]
 
 KINDS = ("motion", "appearance")
-# short name in metrics.json -> registered model
-MODELS = {"tanet": "tanet_r18", "tsn": "tsn_r18", "tsm": "tsm_r18", "i3d": "i3d333_r18"}
+# the width each depth trains at in the demo (the recipe's model.width is overridden): what fits its budget
+DEPTH_WIDTHS = {18: 0.25, 26: 0.125}
+
+
+def demo_models(depth: int) -> dict:
+    """Short name in metrics.json -> registered model, for ResNet-``depth``. Bottleneck depths get the paper's
+    I3D 3×1×1 (every bottleneck's conv1 inflated); BasicBlock depths (18, 34), which have no 1×1 conv, I3D 3×3×3."""
+    i3d = f"i3d333_r{depth}" if depth in (18, 34) else f"i3d311_r{depth}"
+    return {"tanet": f"tanet_r{depth}", "tsn": f"tsn_r{depth}", "tsm": f"tsm_r{depth}", "i3d": i3d}
+
+
+MODELS = demo_models(26)  # the default plan's
 
 
 @dataclass(frozen=True)
 class DemoPlan:
     """What sets the demo's size. The training settings, the same for every model of a set, are the
-    shipped recipe ``recipe``; the rest is the sets', the 2D pretraining's and the kernel analysis' size."""
+    shipped recipes (their epochs included); the rest is the sets', the 2D pretraining's and the kernel
+    analysis' size."""
 
-    recipe: str  # a shipped recipe (configs/<recipe>.yaml)
+    recipe: str  # the pretrained protocol's shipped recipe (configs/<recipe>.yaml)
+    scratch_recipe: Optional[str] = None  # the scratch protocol's (None: ``recipe``)
+    depth: int = 18  # the ResNet of every model (and of the 2D start), at DEPTH_WIDTHS[depth]
     seeds: int = 3
     # the appearance set's classes (None: the preset's); 6 keeps its epochs as cheap as the motion set's
     appearance_classes: Optional[int] = None
     motion_classes: Optional[int] = None
-    epochs: Optional[int] = None  # from scratch (None: the recipe's)
-    pretrained_epochs: int = 6  # from the shared 2D start: converges in fewer epochs
+    epochs: Optional[int] = None  # overrides the recipe's epochs (``--epochs``)
     pretrain: dict = field(default_factory=dict)  # Pretrain2DOptions fields (depth and width follow the models)
-    kernel_videos: int = 96
+    kernel_videos: int = 64
     kernel_blocks: tuple = ("layer3.1", "layer4.1")
     jobs: int = 2  # worker processes
 
+    @property
+    def models(self) -> dict:
+        return demo_models(self.depth)
 
-DEFAULT_PLAN = DemoPlan(recipe="demo", appearance_classes=6)
-QUICK_PLAN = DemoPlan(recipe="demo_quick", seeds=2, appearance_classes=4, motion_classes=4, pretrained_epochs=2,
-                      epochs=2, kernel_videos=12, jobs=1,
+    @property
+    def width(self) -> float:
+        return DEPTH_WIDTHS[self.depth]
+
+    def recipe_for(self, pretrained: bool) -> str:
+        return self.recipe if pretrained or self.scratch_recipe is None else self.scratch_recipe
+
+
+DEFAULT_PLAN = DemoPlan(recipe="demo_pretrained", scratch_recipe="demo", depth=26, seeds=5, appearance_classes=6)
+QUICK_PLAN = DemoPlan(recipe="demo_quick", depth=26, seeds=2, appearance_classes=4, motion_classes=4, kernel_videos=12, jobs=1,
                       pretrain=dict(per_class=4, val_per_class=2, image_size=48, crop=40, epochs=1, batch_size=32))
 
 
@@ -66,8 +88,8 @@ def train_config(plan: DemoPlan, kind: str, model_name: str, out: Path, seed: in
     """The recipe of one run (``pretrained``: a 2D weights file, or None from scratch)."""
     from tanet.engine.config import load_config
 
-    return load_config(plan.recipe, job_overrides(plan, kind, model_name, out, seed, pretrained=pretrained,
-                                                  data_seed=data_seed))
+    return load_config(plan.recipe_for(pretrained is not None),
+                       job_overrides(plan, kind, model_name, out, seed, pretrained=pretrained, data_seed=data_seed))
 
 
 def job_overrides(plan: DemoPlan, kind: str, model_name: str, out: Path, seed: int, *, pretrained: Optional[str],
@@ -79,18 +101,16 @@ def job_overrides(plan: DemoPlan, kind: str, model_name: str, out: Path, seed: i
         "data.synthetic.validate=false",
         # decode every clip once per worker process, and no loader process beside the worker
         "data.backend=memory", "data.num_workers=0",
+        f"model.width={plan.width}",
         f"runtime.out='{out}'", f"runtime.seed={seed}", "runtime.resume=auto", "runtime.progress=false",
         "runtime.num_threads=1", "runtime.tensorboard=false",
     ]
     classes = plan.appearance_classes if kind == "appearance" else plan.motion_classes
     if classes is not None:
         overrides.append(f"data.synthetic.num_classes={classes}")
-    if pretrained is None:
-        overrides.append("model.pretrained=scratch")
-        if plan.epochs is not None:
-            overrides.append(f"schedule.epochs={plan.epochs}")
-    else:
-        overrides += [f"model.pretrained='{pretrained}'", f"schedule.epochs={plan.pretrained_epochs}"]
+    overrides.append("model.pretrained=scratch" if pretrained is None else f"model.pretrained='{pretrained}'")
+    if plan.epochs is not None:
+        overrides.append(f"schedule.epochs={plan.epochs}")
     return overrides
 
 
@@ -111,6 +131,22 @@ def pair_accuracies(confusion) -> Optional[dict]:
     if total == 0 or same_pair == 0:
         return None
     return {"pair_top1": float(100 * same_pair / total), "within_pair_top1": float(100 * correct / same_pair)}
+
+
+# per process: the digest of each set's decoded clips, computed once from the frames this process decoded
+_CLIPS_DIGESTS: dict = {}
+
+
+def _clips_digest(dataset) -> dict:
+    """The fingerprint's hash of a set's decoded clips, read from this process's memory cache (the runs decoded
+    every clip of the set already: no second decode)."""
+    from tanet.demo.fingerprint import decoded_clips_digest
+
+    key = str(dataset.root)
+    if key not in _CLIPS_DIGESTS:
+        _CLIPS_DIGESTS[key] = decoded_clips_digest([dataset.train_list, dataset.val_list], dataset.root,
+                                                   backend="memory")
+    return _CLIPS_DIGESTS[key]
 
 
 def run_job(job: Job) -> dict:
@@ -147,6 +183,8 @@ def run_job(job: Job) -> dict:
                                   protocol="efficient", batch_size=config.data.batch_size, device="cpu",
                                   progress=False)
     tested = time.perf_counter()
+    from tanet.demo.fingerprint import run_environment
+
     (run_dir / "console.txt").write_text(console.getvalue())
     row = {
         "kind": job.kind, "model": job.model, "seed": job.seed, "run_dir": str(run_dir),
@@ -157,6 +195,7 @@ def run_job(job: Job) -> dict:
         "decoded_files": memory_cache_info()["misses"] - misses_before,
         "history": [{k: r[k] for k in ("epoch", "train_loss", "train_top1", "lr") if k in r} for r in result.history],
         "checkpoint": str(result.last_checkpoint), "confusion_png": str(run_dir / "test" / "confusion.png"),
+        "environment": run_environment(), "clips_digest": _clips_digest(dataset),
     }
     if job.kind == "motion":
         pairs = pair_accuracies(metrics["confusion"])

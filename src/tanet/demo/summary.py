@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from tanet.analysis.evidence import Claim, claim, summarize
+from tanet.models.block_names import block_aliases, parse_block_name
 
-__all__ = ["METRICS", "aggregate", "accuracy_claims", "kernel_claims"]
+__all__ = ["METRICS", "MARGIN_MOTION", "NON_INFERIORITY", "aggregate", "accuracy_claims", "kernel_claims"]
 
 METRICS = ("top1", "top5", "mean_class_acc", "pair_top1", "within_pair_top1")
-MARGIN_MOTION = 20.0  # the issue's expectation: TANet ahead of TSN on the motion set by >= 20 points
+MARGIN_MOTION = 20.0  # an earlier issue's expectation: TANet ahead of TSN on the motion set by >= 20 points
+# "on par" on the appearance set, fixed before any run: within 5 points, about two binomial standard deviations
+# of one run's top-1 on the appearance test split
+NON_INFERIORITY = 5.0
 
 
 def aggregate(rows: Sequence[dict], kinds: Sequence[str], models: Sequence[str]) -> dict:
@@ -42,28 +46,33 @@ def _seeds(metrics: dict, kind: str, model: str, key: str = "top1") -> list:
 
 
 def accuracy_claims(metrics: dict) -> list[Claim]:
-    """The paper's accuracy claims on the two sets, each decided by its interval."""
+    """The paper's accuracy claims on the two sets, each decided by its interval; the ``headline`` ones are those
+    the demo is sized to decide (``extra["headline"]``)."""
     claims = []
     motion, appearance = metrics.get("motion", {}), metrics.get("appearance", {})
     if "tanet" in motion and "tsn" in motion:
         claims.append(claim("motion set: TANet above TSN (top-1)", _seeds(metrics, "motion", "tanet"),
-                            _seeds(metrics, "motion", "tsn"), detail="difference TANet − TSN, points"))
-        claims.append(claim(f"motion set: TANet above TSN by at least {MARGIN_MOTION:g} points",
-                            _seeds(metrics, "motion", "tanet"), _seeds(metrics, "motion", "tsn"),
-                            margin=MARGIN_MOTION, detail="held when the interval lies above +20"))
+                            _seeds(metrics, "motion", "tsn"), detail="difference TANet − TSN, points; the paper's "
+                            "central claim", headline=True))
         for other, name in (("tsm", "TSM"), ("i3d", "I3D")):
             if other in motion:
                 claims.append(claim(f"motion set: TANet above {name} (top-1)", _seeds(metrics, "motion", "tanet"),
-                                    _seeds(metrics, "motion", other), detail=f"difference TANet − {name}"))
+                                    _seeds(metrics, "motion", other), detail=f"difference TANet − {name}",
+                                    headline=True))
+    if "tanet" in appearance and "tsn" in appearance:
+        claims.append(claim(f"appearance set: TANet not below TSN by more than {NON_INFERIORITY:g} points (top-1)",
+                            _seeds(metrics, "appearance", "tanet"), _seeds(metrics, "appearance", "tsn"),
+                            margin=-NON_INFERIORITY, headline=True,
+                            detail=f"the paper: on par or better; held when the interval lies above −{NON_INFERIORITY:g}"))
+    if "tanet" in motion and "tsn" in motion:
+        claims.append(claim(f"motion set: TANet above TSN by at least {MARGIN_MOTION:g} points",
+                            _seeds(metrics, "motion", "tanet"), _seeds(metrics, "motion", "tsn"),
+                            margin=MARGIN_MOTION, detail="held when the interval lies above +20", headline=False))
         if "within_pair_top1_seeds" in motion["tanet"] and "within_pair_top1_seeds" in motion["tsn"]:
             claims.append(claim("motion set: TANet tells a motion from its time reversal better than TSN "
                                 "(within-pair accuracy)", _seeds(metrics, "motion", "tanet", "within_pair_top1"),
                                 _seeds(metrics, "motion", "tsn", "within_pair_top1"),
-                                detail="TSN, blind to frame order, sits near 50 %"))
-    if "tanet" in appearance and "tsn" in appearance:
-        claims.append(claim("appearance set: TANet above TSN (top-1)", _seeds(metrics, "appearance", "tanet"),
-                            _seeds(metrics, "appearance", "tsn"),
-                            detail="the paper's expectation is only 'not below': it fails if the interval lies below 0"))
+                                detail="TSN, blind to frame order, sits near 50 %", headline=False))
     return claims
 
 
@@ -75,7 +84,7 @@ def kernel_claims(per_seed: Sequence[dict]) -> list[Claim]:
     for name, block, where in keys:
         first = [values[(name, block, where)][0] for values in per_seed]
         second = [values[(name, block, where)][1] for values in per_seed]
-        claims.append(claim(f"kernels {block}, {where}: {name}", first, second,
+        claims.append(claim(f"kernels {block} ({block_aliases(*parse_block_name(block))}), {where}: {name}", first, second,
                             detail=f"means {sum(first) / len(first):.4f} vs {sum(second) / len(second):.4f}",
                             kind="kernel"))
     return claims

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tanet.analysis.kernels.analysis import KernelDataset, analyse_kernels
-from tanet.analysis.kernels.statistics import js_divergence
+from tanet.analysis.kernels.statistics import js_divergence, kernel_spread, ks_distance, video_variation
 
 from ..conftest import SEGMENTS
 
@@ -42,9 +42,19 @@ def test_two_datasets_write_figures_json_npz(tiny_sets, tiny_checkpoints, tmp_pa
         normalised = raw[f"{name}/layer4.1/i3d_kernel_normalised"]
         np.testing.assert_allclose(np.abs(normalised).sum(axis=1), 1.0, rtol=1e-5)
         np.testing.assert_allclose(stats["i3d_tap_std"], normalised.std(axis=0), rtol=1e-4)
+        # the four observations' statistics are those of the saved arrays
+        views = raw[f"{name}/layer4.1/importance_map_views"]
+        assert views.shape == (4, 2, *importance.shape[1:])
+        assert (stats["importance_video_variance"], stats["importance_view_variance"]) == pytest.approx(
+            video_variation(importance, views))
+        assert stats["theta_spread"] == pytest.approx(kernel_spread(theta))
+        assert stats["i3d_raw_spread"] == pytest.approx(kernel_spread(raw[f"{name}/layer4.1/i3d_kernel"]))
     (comparison,) = entry["comparisons"]
     assert comparison["datasets"] == ["motion", "appearance"]
     per_tap = [js_divergence(raw["motion/layer4.1/adaptive_kernel"][..., k],
                              raw["appearance/layer4.1/adaptive_kernel"][..., k], (0.0, 1.0)) for k in range(3)]
     assert comparison["theta_js"] == pytest.approx(np.mean(per_tap))
     assert 0.0 <= comparison["i3d_js"] <= 1.0
+    ks = [ks_distance(raw["motion/layer4.1/i3d_kernel"][..., k], raw["appearance/layer4.1/i3d_kernel"][..., k])
+          for k in range(3)]
+    assert comparison["i3d_raw_ks"] == pytest.approx(np.mean(ks))

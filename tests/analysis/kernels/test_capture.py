@@ -72,3 +72,28 @@ def test_extraction_matches_hand_computation(tiny_sets, tiny_checkpoints, tmp_pa
     pair = static[5, 2]
     np.testing.assert_allclose(arrays["layer3.1"].static_kernel_normalised[5 * static.shape[1] + 2],
                                pair / np.abs(pair).sum(), rtol=1e-5)
+
+
+def test_the_null_views_are_the_outer_crops_of_the_same_frames(tiny_sets, tiny_checkpoints, tmp_path):
+    motion = tiny_sets["motion"]
+    dataset = KernelDataset("motion", tiny_checkpoints["tanet_a"], motion.val_list, motion.root)
+    arrays = analyse_kernels([dataset], ["layer4.1"], tmp_path, batch_size=3, progress=False,
+                             figures=False)["arrays"]["motion"]["layer4.1"]
+    state = torch.load(tiny_checkpoints["tanet_a"], weights_only=True)
+    model = tanet.create_model(**state["model_config"]).eval()
+    model.load_state_dict(state["model"])
+    # three crops along the long side: start, centre (the test view), end
+    videos = build_test_dataset(motion.val_list, motion.root, num_segments=SEGMENTS, size=SIZE, scale_size=36,
+                                num_crops=3)
+    tam = model.backbone.layer4[1].tam
+    seen = []
+    hook = tam.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    with torch.no_grad():
+        for index in range(len(videos)):
+            model(videos[index][0])  # (3 views, 3, T, H, W)
+    hook.remove()
+    with torch.no_grad():
+        importance = torch.stack([_hand_v_theta(tam, x)[0] for x in seen]).numpy()  # (videos, views, C, T)
+    assert arrays.importance_map_views.shape == (len(videos), 2, tam.in_channels, SEGMENTS)
+    np.testing.assert_allclose(arrays.importance_map, importance[:, 1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(arrays.importance_map_views, importance[:, [0, 2]], rtol=1e-5, atol=1e-6)

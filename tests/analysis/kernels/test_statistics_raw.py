@@ -15,11 +15,21 @@ def test_kernel_spread_is_the_mean_per_tap_std():
 def test_kernel_claim_values_pick_the_compared_statistics():
     summary = {"blocks": {"layer4.1": {
         "datasets": {"motion": {"theta_smoothness": 0.3, "importance_smoothness": 0.1, "theta_spread": 0.2,
-                                "i3d_raw_spread": 0.05}},
-        "comparisons": [{"datasets": ["motion", "appearance"], "theta_js": 0.4, "i3d_raw_js": 0.1}]}}}
+                                "i3d_raw_spread": 0.05, "importance_video_variance": 0.01,
+                                "importance_view_variance": 0.001}},
+        "comparisons": [{"datasets": ["motion", "appearance"], "theta_ks": 0.4, "i3d_raw_ks": 0.1}]}}}
     values = kernel_claim_values(summary)
-    assert values[("V is smoother over time than Θ", "layer4.1", "motion")] == (0.3, 0.1)
-    assert values[("the I3D kernels are narrower than Θ (raw values, std per tap)", "layer4.1", "motion")] == (0.2, 0.05)
-    key = ("Θ differs between the two sets more than the I3D kernels do (raw values, Θ's bins)", "layer4.1",
+    assert values[("V is smoother than Θ (mean |neighbour difference|, lower = smoother)", "layer4.1", "motion")] \
+        == (0.3, 0.1)
+    assert values[("the I3D 3×1×1 kernels are narrower than Θ (raw values, std per tap)", "layer4.1", "motion")] \
+        == (0.2, 0.05)
+    # the variance ratio is compared on a log10 scale: log10(0.01) - log10(0.001) = 1
+    first, second = values[("V varies across videos more than the per-video null (log10 variance ratio)", "layer4.1",
+                            "motion")]
+    assert (first, second) == pytest.approx((-2.0, -3.0))
+    key = ("Θ differs between the two sets more than the I3D kernels do (KS distance per tap)", "layer4.1",
            "motion vs appearance")
     assert values[key] == (0.4, 0.1)
+    # a statistic that was not measured (no I3D checkpoint) gives no claim value
+    del summary["blocks"]["layer4.1"]["datasets"]["motion"]["i3d_raw_spread"]
+    assert not any("narrower" in name for name, _, _ in kernel_claim_values(summary))

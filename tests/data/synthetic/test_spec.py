@@ -34,6 +34,12 @@ def test_presets_and_fingerprint():
     assert dataset_dir(quick, "/x").parent == Path("/x")
 
 
+def test_the_default_motion_test_split_pins_one_runs_top1_to_two_points():
+    # binomial standard deviation of a top-1 near 50 % on the test split: sqrt(0.25 / n) <= 0.02 needs n >= 625
+    test_clips = DEFAULT_PRESET.spec("motion").num_labels * DEFAULT_PRESET.val_per_class
+    assert test_clips >= 625 and (0.25 / test_clips) ** 0.5 <= 0.02
+
+
 def test_flip_label_map_swaps_left_right_and_rotation_sense():
     names = class_names("motion")
     mapping = flip_label_map(names)

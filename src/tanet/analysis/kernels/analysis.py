@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from tanet.data.dataset import build_test_dataset
 from tanet.data.loader import build_loader
-from tanet.engine.builders import EvalSetup, build_eval_dataset, load_for_eval
+from tanet.engine.builders import EvalSetup, dataset_options, load_for_eval
 from tanet.errors import UsageError
 from tanet.models.block_names import BlockNameError, block_aliases, default_blocks, parse_block_name, resolve_block
 
@@ -52,10 +53,19 @@ def _spread_indices(count: int, limit: Optional[int]) -> list[int]:
     return sorted(set(np.linspace(0, count - 1, limit).round().astype(int).tolist()))
 
 
+# The videos are probed with three crops of the test size: start, centre and end along the frame's long side.
+# The centre crop is the test protocol's (the V and Θ analysed); the two others are the per-video null of V.
+VIEWS = 3
+CENTRE_VIEW = 1
+
+
 def _loader_for(dataset: KernelDataset, setup: EvalSetup, *, max_videos: Optional[int], batch_size: int,
                 num_workers: int):
     # Labels are not used (a model may be probed on another data set's videos), so they are not checked.
-    videos = build_eval_dataset(setup, dataset.list_file, dataset.root, check_labels=False)
+    # the test view's size and sampling from the resolved recipe, three crops instead of one
+    data = setup.config.data
+    videos = build_test_dataset(dataset.list_file, dataset.root or None, protocol="efficient", num_crops=VIEWS,
+                                size=data.size, scale_size=data.scale_size, **dataset_options(setup.config))
     indices = _spread_indices(len(videos), max_videos)
     subset = Subset(videos, indices)
     return build_loader(subset, batch_size, num_workers=num_workers), len(indices)
@@ -92,14 +102,16 @@ def extract_dataset(
                 raise BlockNameError(f"{dataset.i3d_checkpoint}: {error}") from None
             static[block] = static_temporal_kernels(i3d_model, block, source=dataset.i3d_checkpoint)
     result = {}
+    others = [view for view in range(VIEWS) if view != CENTRE_VIEW]
     for block in canonical:
-        importance, theta = captured[block]
+        importance, theta = captured[block]  # (videos, views, C, T), (videos, views, C, K)
         raw = static.get(block)
         result[block] = BlockKernels(
-            importance_map=importance.astype(np.float32),
-            adaptive_kernel=theta.astype(np.float32),
+            importance_map=importance[:, CENTRE_VIEW].astype(np.float32),
+            adaptive_kernel=theta[:, CENTRE_VIEW].astype(np.float32),
             static_kernel=None if raw is None else raw.astype(np.float32),
             static_kernel_normalised=None if raw is None else normalise_static_kernels(raw),
+            importance_map_views=importance[:, others].astype(np.float32),
         )
     return result
 
@@ -128,8 +140,6 @@ def analyse_kernels(
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UsageError(f"data set names must be unique, got {names}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if blocks is None or len(blocks) == 0:
         blocks = default_blocks(load_for_eval(datasets[0].checkpoint).model)
     arrays: dict[str, dict[str, BlockKernels]] = {}
@@ -137,6 +147,9 @@ def analyse_kernels(
         arrays[dataset.name] = extract_dataset(dataset, blocks, max_videos=max_videos, batch_size=batch_size,
                                                num_workers=num_workers, device=device, progress=progress,
                                                strict=strict)
+    # created only once every input has been read and every block name resolved: a refused run leaves nothing
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     canonical = list(arrays[names[0]])
     summary: dict[str, Any] = {"description": DESCRIPTION, "datasets": [], "blocks": {}}
     for dataset in datasets:
@@ -154,6 +167,8 @@ def analyse_kernels(
             entry["datasets"][name] = _block_stats(kernels)
             npz[f"{name}/{block}/importance_map"] = kernels.importance_map
             npz[f"{name}/{block}/adaptive_kernel"] = kernels.adaptive_kernel
+            if kernels.importance_map_views is not None:
+                npz[f"{name}/{block}/importance_map_views"] = kernels.importance_map_views
             if kernels.static_kernel is not None:
                 npz[f"{name}/{block}/i3d_kernel"] = kernels.static_kernel
                 npz[f"{name}/{block}/i3d_kernel_normalised"] = kernels.static_kernel_normalised
@@ -172,21 +187,30 @@ def analyse_kernels(
 
 
 def format_summary(summary: dict) -> str:
-    """A short text table of the headline numbers."""
+    """A short text table of the numbers behind the four observations, each with its meaning and direction."""
     lines = []
     for block, entry in summary["blocks"].items():
         lines.append(f"{block} ({entry['paper_name']})")
         for name, stats in entry["datasets"].items():
-            text = (f"  {name:14s} V smoothness {stats['importance_smoothness']:.4f}  "
-                    f"Θ smoothness {stats['theta_smoothness']:.4f}  Θ tap mean "
-                    + " ".join(f"{v:.3f}" for v in stats["theta_tap_mean"]))
-            if "i3d_tap_std" in stats:
-                text += "  I3D tap std " + " ".join(f"{v:.3f}" for v in stats["i3d_tap_std"])
-            lines.append(text)
+            lines.append(f"  {name}: {stats['num_videos']} videos")
+            lines.append(f"    smoothness (mean |neighbour difference|, lower = smoother): V {stats['importance_smoothness']:.4f}"
+                         f"  Θ {stats['theta_smoothness']:.4f}")
+            if "importance_video_variance" in stats:
+                lines.append(f"    V's temporal profile, variance (higher = more video-dependent): across videos "
+                             f"{stats['importance_video_variance']:.3g}  per-video null (two crops of one video) "
+                             f"{stats['importance_view_variance']:.3g}")
+            spread = f"    spread (std per tap, lower = narrower): Θ {stats['theta_spread']:.4f}"
+            if "i3d_raw_spread" in stats:
+                spread += f"  I3D raw {stats['i3d_raw_spread']:.4f}"
+            lines.append(spread)
+            lines.append("    Θ tap mean " + " ".join(f"{v:.3f}" for v in stats["theta_tap_mean"]))
         for comparison in entry["comparisons"]:
             a, b = comparison["datasets"]
-            text = f"  JS({a}, {b}): Θ {comparison['theta_js']:.4f}"
-            if comparison["i3d_js"] is not None:
-                text += f"  I3D {comparison['i3d_js']:.4f}"
+            text = f"  {a} vs {b} (higher = the sets differ more): KS distance Θ {comparison['theta_ks']:.4f}"
+            if comparison.get("i3d_raw_ks") is not None:
+                text += f"  I3D raw {comparison['i3d_raw_ks']:.4f}"
+            text += f"; JS(bits) Θ {comparison['theta_js']:.4f}"
+            if comparison.get("i3d_raw_js") is not None:
+                text += f"  I3D raw {comparison['i3d_raw_js']:.4f}"
             lines.append(text)
     return "\n".join(lines)

@@ -47,11 +47,13 @@ def capture_tam_block(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Run ``model`` over ``loader`` and return ``{block: (V (N, C, T), Θ (N, C, K))}``.
 
-    ``loader`` yields :class:`tanet.data.Batch` es of single-view clips (N, 3, T, H, W);
+    ``loader`` yields :class:`tanet.data.Batch` es of single-view clips (N, 3, T, H, W), or of several views
+    per video (N, views, 3, T, H, W): V and Θ then keep the view axis, (N, views, C, T) and (N, views, C, K).
     ``blocks`` are canonical ``layerS.B`` names whose TAM is read through :class:`TAMCapture`.
     """
     names = {block: _tam_of(model, block, source)[0] for block in blocks}
     model.eval().to(device)
+    views = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -63,11 +65,11 @@ def capture_tam_block(
                 clips = batch.clips
                 done = clips.shape[0] if clips.numel() else 0
                 if done:
-                    if clips.dim() != 5:
-                        raise ValueError(
-                            f"expected single-view clips (N, 3, T, H, W), got a batch of shape {tuple(clips.shape)}"
-                        )
-                    model(clips.to(device))
+                    if clips.dim() not in (5, 6) or (views is not None and (clips.dim() == 6) != (views > 0)):
+                        raise ValueError(f"expected clips (N, 3, T, H, W) or (N, views, 3, T, H, W), the same "
+                                         f"for every batch; got a batch of shape {tuple(clips.shape)}")
+                    views = clips.shape[1] if clips.dim() == 6 else 0
+                    model((clips.flatten(0, 1) if views else clips).to(device))
                 if bar is not None:
                     bar.update(done + int(batch.num_skipped))
     finally:
@@ -78,7 +80,11 @@ def capture_tam_block(
         if not capture.records.get(name):
             raise TanetError(f"{source}: no video could be read, nothing was captured")
         stacked = capture.stacked(name)
-        result[block] = (stacked.importance_map.numpy(), stacked.adaptive_kernel.numpy())
+        importance, kernel = stacked.importance_map.numpy(), stacked.adaptive_kernel.numpy()
+        if views:  # clips of one video are adjacent (flattened video-major)
+            importance = importance.reshape(-1, views, *importance.shape[1:])
+            kernel = kernel.reshape(-1, views, *kernel.shape[1:])
+        result[block] = (importance, kernel)
     return result
 
 

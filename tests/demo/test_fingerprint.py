@@ -1,0 +1,80 @@
+"""The fingerprint: hashes that are equal exactly when the decoded clips / weights are, and a record that says
+where two runs differ."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from tanet.data.synthetic import SyntheticSpec, generate
+from tanet.demo.fingerprint import build_fingerprint, decoded_clips_digest, run_environment, tensors_digest
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    spec = SyntheticSpec(kind="motion", num_classes=2, train_per_class=2, val_per_class=1, frames=6, size=32)
+    return generate(spec, root=tmp_path_factory.mktemp("set") / "motion")
+
+
+def test_tensors_digest_sees_one_ulp_and_not_the_order():
+    # BatchNorm's num_batches_tracked is a 0-d int64 tensor; plain values are not weights
+    state = {"a.weight": torch.linspace(-1, 1, 7), "b.bias": torch.zeros(3, dtype=torch.float64), "step": 4,
+             "bn.num_batches_tracked": torch.tensor(12)}
+    reordered = {"bn.num_batches_tracked": torch.tensor(12), "b.bias": state["b.bias"].clone(),
+                 "a.weight": state["a.weight"].clone()}
+    assert tensors_digest(state) == tensors_digest(reordered)
+    nudged = dict(reordered)
+    nudged["a.weight"] = reordered["a.weight"].clone()
+    nudged["a.weight"][3] = torch.nextafter(nudged["a.weight"][3], torch.tensor(2.0))
+    assert tensors_digest(nudged) != tensors_digest(state)
+    renamed = {"c.weight": state["a.weight"], "b.bias": state["b.bias"], "bn.num_batches_tracked": torch.tensor(12)}
+    assert tensors_digest(renamed) != tensors_digest(state)
+    assert tensors_digest({**state, "bn.num_batches_tracked": torch.tensor(13)}) != tensors_digest(state)
+
+
+def test_decoded_clips_digest_is_a_hash_of_what_pyav_decodes(tiny_set):
+    import av
+
+    # the same hash written out with PyAV's own decoder, independently of tanet's backends
+    expected = hashlib.sha256()
+    count = 0
+    for list_file in (tiny_set.train_list, tiny_set.val_list):
+        for line in open(list_file).read().split("\n"):
+            if not line.strip():
+                continue
+            relative = line.rsplit(" ", 1)[0]
+            with av.open(os.path.join(tiny_set.root, relative)) as container:
+                frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+            expected.update(relative.encode())
+            expected.update(repr(tuple(frames.shape)).encode())
+            expected.update(frames.tobytes())
+            count += 1
+    digest = decoded_clips_digest([tiny_set.train_list, tiny_set.val_list], tiny_set.root, backend="pyav")
+    assert digest == {"sha256": expected.hexdigest(), "clips": count, "frames": 6 * count}
+    # the automatic backend (torchcodec where installed) decodes the same frames
+    assert decoded_clips_digest([tiny_set.train_list, tiny_set.val_list], tiny_set.root)["sha256"] == digest["sha256"]
+
+
+def test_build_fingerprint_records_and_flags_disagreement(tiny_set, tmp_path):
+    torch.save({"w": torch.ones(2)}, tmp_path / "start.pth")
+    environment = run_environment()
+    assert environment["capability"] == torch.backends.cpu.get_cpu_capability()
+    clips = {"sha256": "ab" * 32, "clips": 5, "frames": 30}
+    rows = [{"kind": "motion", "clips_digest": clips, "environment": environment} for _ in range(2)]
+    first = build_fingerprint(rows=rows, datasets={"motion": tiny_set}, pretrained_path=str(tmp_path / "start.pth"),
+                              processes=2)
+    assert first["data"]["motion"]["decoded"] == clips and first["data"]["motion"]["spec"] == tiny_set.spec.fingerprint()
+    assert first["pretrained_2d"]["sha256"] == tensors_digest({"w": torch.ones(2)})
+    assert first["cpu"]["capability"] == environment["capability"] and first["threads_per_run"] == environment["threads"]
+    assert first["software"]["torch"] == torch.__version__ and len(first["digest"]) == 16
+    # another capability (another machine) changes the digest; workers that decoded differently are flagged
+    other = [{**row, "environment": {**environment, "capability": "DEFAULT"}} for row in rows]
+    second = build_fingerprint(rows=other, datasets={"motion": tiny_set}, pretrained_path=str(tmp_path / "start.pth"),
+                               processes=2)
+    assert second["digest"] != first["digest"]
+    split = [rows[0], {**rows[1], "clips_digest": {**clips, "sha256": "cd" * 32}}]
+    third = build_fingerprint(rows=split, datasets={"motion": tiny_set}, pretrained_path=None, processes=2)
+    assert len(third["data"]["motion"]["decoded"]["disagree"]) == 2
