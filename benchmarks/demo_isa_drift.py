@@ -66,7 +66,6 @@ def _stage_pretrain(out: Path, args) -> dict:
 def _clips(set_root: Path, size: int = 56):
     """Every clip of a rendered set as (N, 3, 8, size, size): frames 0, 2, ..., 14, centre crop, normalised."""
     import torch
-    import torch.nn.functional as F
 
     from tanet.data.decode import get_backend
     from tanet.data.lists import read_list
