@@ -14,6 +14,12 @@ def test_auto_on_a_cpu_with_onednn_is_channels_last_with_the_capability_as_reaso
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     assert training_layout("cpu", "none") == (True, "faster on this CPU (AVX512) with oneDNN")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert training_layout("cpu", "none")[0] is True
+    # without AVX2 (ATen's DEFAULT kernels) the channels_last training step measured slower: the default stays
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT")
+    channels_last, reason = training_layout("cpu", "none")
+    assert channels_last is False and "no AVX2" in reason
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
     channels_last, reason = training_layout("cpu", "bf16")
     assert channels_last is False and "no oneDNN" in reason

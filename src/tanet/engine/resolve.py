@@ -265,8 +265,10 @@ def training_layout(device: str, amp: str) -> tuple[bool, str]:
     ``auto`` included) under ``amp``, and why.
 
     On a CPU, oneDNN's convolutions keep channels_last activations NHWC through the whole network, where
-    the default layout reorders them around every convolution: a tanet_r50 training step measured faster
-    channels_last on every CPU tried (benchmarks/bench_peers.py: 1.26x on AVX2, 1.22x on AVX-512 + AMX).
+    the default layout reorders them around every convolution. That pays with AVX2 or AVX-512 vector units:
+    a tanet_r50 training step ran channels_last 1.18x (AVX2) and 1.22x (AVX-512 + AMX) the default layout's
+    speed (benchmarks/bench_peers.py). Without them (ATen's ``DEFAULT`` capability; measured here with
+    ``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41``) it ran 0.81x, so the default layout stays.
     On a GPU, tensor-core convolutions want NHWC under mixed precision; in float32 cuDNN's default stays.
     """
     import torch
@@ -279,7 +281,9 @@ def training_layout(device: str, amp: str) -> tuple[bool, str]:
     if not torch.backends.mkldnn.is_available():
         return False, "this torch has no oneDNN: CPU convolutions gain nothing from channels_last"
     capability = torch.backends.cpu.get_cpu_capability()
-    return True, f"faster on this CPU ({capability}) with oneDNN"
+    if capability.startswith(("AVX2", "AVX512")):
+        return True, f"faster on this CPU ({capability}) with oneDNN"
+    return False, f"this CPU ({capability}) has no AVX2: oneDNN's channels_last convolutions were slower there"
 
 
 def _derive_data(config: TrainConfig, derived: dict) -> None:
