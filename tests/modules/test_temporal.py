@@ -22,6 +22,33 @@ def test_temporal_shift_does_not_mix_clips():
     torch.testing.assert_close(out[4:], temporal_shift(frames[4:], num_segments=4))
 
 
+def _shift_as_padded_slices(frames: torch.Tensor, num_segments: int, fold: int) -> torch.Tensor:
+    """TSM's shift written another way: pad the clip with a zero frame at each end and take windows."""
+    clips = frames.view(-1, num_segments, *frames.shape[1:])
+    padded = F.pad(clips, (0, 0, 0, 0, 0, 0, 1, 1))  # (N, T + 2, C, H, W)
+    ahead = padded[:, 2:, :fold]
+    behind = padded[:, :-2, fold : 2 * fold]
+    return torch.cat([ahead, behind, clips[:, :, 2 * fold :]], dim=2).reshape(frames.shape)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_temporal_shift_gradient_equals_autograd_of_a_reference(channels_last):
+    # the shift's own backward (its adjoint) against autograd through a padded-slices formulation
+    torch.manual_seed(0)
+    frames = torch.randn(2 * 4, 16, 3, 3)
+    if channels_last:
+        frames = frames.contiguous(memory_format=torch.channels_last)
+    frames.requires_grad_(True)
+    upstream = torch.randn(2 * 4, 16, 3, 3)
+    out = temporal_shift(frames, num_segments=4, fold_div=8)
+    (grad,) = torch.autograd.grad(out, frames, upstream)
+    reference = _shift_as_padded_slices(frames, 4, 2)
+    (reference_grad,) = torch.autograd.grad(reference, frames, upstream)
+    torch.testing.assert_close(out, reference, rtol=0, atol=0)
+    torch.testing.assert_close(grad, reference_grad, rtol=0, atol=0)
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
 def test_inflated_conv_equals_conv3d_on_clips():
     conv = InflatedConv(4, 6, num_segments=5, kernel_size=3, temporal_size=3, stride=2, padding=1)
     frames = torch.randn(2 * 5, 4, 8, 8)

@@ -11,21 +11,46 @@ from torch import nn
 __all__ = ["TemporalShift", "temporal_shift", "InflatedConv"]
 
 
+def _shift(x: torch.Tensor, num_segments: int, fold: int, forward: bool) -> torch.Tensor:
+    """The shift (``forward``) or its adjoint: the first ``fold`` channels take frame t + 1 (adjoint: t - 1),
+    the next ``fold`` frame t - 1 (adjoint: t + 1), zeros at the clip's ends, the rest unchanged."""
+    num_frames, channels, height, width = x.shape
+    frames = x.view(num_frames // num_segments, num_segments, channels, height, width)
+    # one contiguous copy of everything, then only the shifted quarter rewritten: strided slice copies of the
+    # untouched channels cost more than the whole memcpy (most of a tiny TSM's step in channels_last)
+    out = frames.clone()
+    ahead, behind = (slice(0, fold), slice(fold, 2 * fold)) if forward else (slice(fold, 2 * fold), slice(0, fold))
+    out[:, :-1, ahead] = frames[:, 1:, ahead]  # frame t sees t + 1
+    out[:, -1, ahead] = 0
+    out[:, 1:, behind] = frames[:, :-1, behind]  # frame t sees t - 1
+    out[:, 0, behind] = 0
+    return out.view_as(x)
+
+
+class _TemporalShiftFunction(torch.autograd.Function):
+    """The shift with its adjoint as backward: autograd's own backward of the slice assignments
+    (CopySlices, zero fills) cost about as much as the forward again."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, num_segments: int, fold: int) -> torch.Tensor:
+        ctx.num_segments, ctx.fold = num_segments, fold
+        return _shift(x, num_segments, fold, forward=True)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        return _shift(grad_out, ctx.num_segments, ctx.fold, forward=False), None, None
+
+
 def temporal_shift(x: torch.Tensor, num_segments: int, fold_div: int = 8) -> torch.Tensor:
     """TSM's shift: 1/fold_div of the channels take the next frame, 1/fold_div the previous one.
 
     Frames shifted in from outside the clip are zeros (TSM's zero padding).
     """
-    num_frames, channels, height, width = x.shape
-    frames = x.view(num_frames // num_segments, num_segments, channels, height, width)
-    fold = channels // fold_div
-    out = torch.empty_like(frames)
-    out[:, :-1, :fold] = frames[:, 1:, :fold]  # frame t sees t + 1
-    out[:, -1:, :fold] = 0
-    out[:, 1:, fold : 2 * fold] = frames[:, :-1, fold : 2 * fold]  # frame t sees t - 1
-    out[:, :1, fold : 2 * fold] = 0
-    out[:, :, 2 * fold :] = frames[:, :, 2 * fold :]
-    return out.view_as(x)
+    fold = x.shape[1] // fold_div
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _TemporalShiftFunction.apply(x, num_segments, fold)
+    # inference and export trace the plain tensor ops
+    return _shift(x, num_segments, fold, forward=True)
 
 
 class TemporalShift(nn.Module):
