@@ -190,3 +190,25 @@ def test_the_official_linear_lr_multipliers_only_when_the_model_starts_pretraine
     assert _resolved("optim.linear_lr_policy=official").config.optim.linear_lr_policy == "official"
     assert resolve_training(load_config("tanet_r50_sthv1_8x", ["data.class_names=null"]), num_classes=4) \
         .config.optim.linear_lr_policy == "official"
+
+
+def test_blocks_start_as_their_shortcuts_only_from_random_weights(tmp_path):
+    from tanet.engine.builders import build_model
+
+    scratch = _resolved("model.name=tanet_r18", "model.width=0.25")
+    assert scratch.config.model.zero_init_last is True
+    assert scratch.derived["model.zero_init_last"] == "from scratch: blocks start as their shortcuts"
+    assert "last BatchNorm scale at zero" in " ".join(scratch.describe())
+    model = build_model(scratch)
+    body = model.backbone
+    last_scales = [body.layer1[0].bn2.weight, body.layer4[1].bn2.weight]
+    assert all(bool((scale == 0).all()) for scale in last_scales)
+    assert bool((body.layer4[1].bn1.weight == 1).all())  # only the last BatchNorm of each block
+    # a pretrained start keeps what it loads; an explicit choice is kept
+    assert _resolved("model.pretrained=resnet50.pth").config.model.zero_init_last is False
+    assert _resolved("model.init_from=k400.pt").config.model.zero_init_last is False
+    kept = _resolved("model.name=tanet_r18", "model.width=0.25", "model.zero_init_last=false")
+    assert "model.zero_init_last" not in kept.derived
+    assert bool((build_model(kept).backbone.layer1[0].bn2.weight == 1).all())
+    with pytest.raises(ConfigError, match="model.zero_init_last"):
+        _resolved("model.zero_init_last=sometimes")

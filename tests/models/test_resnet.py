@@ -6,6 +6,7 @@ import tanet
 from tanet.errors import UsageError
 from tanet.interop import infer_model_config
 from tanet.models import Bottleneck, resnet26
+from tanet.models.blocks import BasicBlock, zero_init_last
 from tanet.modules import TAM
 
 TINY = dict(num_classes=5, num_segments=4, width=0.125)
@@ -245,3 +246,20 @@ def test_smallest_width_follows_the_style_and_the_stages():
         with pytest.raises(UsageError, match="positive number"):
             tanet.create_model("tsn_r18", num_classes=2, num_segments=4, width=width)
 
+
+
+@pytest.mark.parametrize("name, position", [("tanet_r18", "b"), ("tanet_r26", "d"), ("tsm_r26", None),
+                                            ("i3d311_r26", None)])
+def test_zero_init_last_makes_every_block_its_shortcut(name, position):
+    options = {"tam_position": position} if position else {}
+    model = tanet.create_model(name, num_classes=3, num_segments=4, width=0.25, **options).eval()
+    blocks = [(n, m) for n, m in model.named_modules() if isinstance(m, (BasicBlock, Bottleneck))]
+    assert zero_init_last(model) == len(blocks) > 0
+    with torch.no_grad():
+        for block_name, block in blocks:
+            if block.downsample is not None:
+                continue  # its shortcut is a strided 1x1 conv; the residual branch is still zero
+            channels = block.bn1.num_features if isinstance(block, BasicBlock) else block.conv1.in_channels
+            x = torch.randn(2 * 4, channels, 6, 6)
+            # shortcut + 0, through the final ReLU: every temporal module (shift, TAM, inflated conv) included
+            torch.testing.assert_close(block(x), torch.relu(x), msg=block_name)

@@ -23,6 +23,7 @@ from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.engine.pretrain2d import ensure_pretrained_2d, is_synthetic, parse_synthetic
 from tanet.engine.resolve import SCRATCH, ResolvedConfig, model_options, resolve_for_eval, stored_recipe, synthetic_set
 from tanet.factory import create_model, load_model
+from tanet.models.blocks import zero_init_last
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
 from tanet.models.inference import InferenceMode, prepare_for_inference
 
@@ -50,6 +51,8 @@ def build_model_with_report(resolved: ResolvedConfig, *, fine_tune: bool = True)
     if is_synthetic(pretrained):  # the built-in stand-in for ImageNet weights (trained once, cached)
         pretrained = str(ensure_pretrained_2d(parse_synthetic(pretrained, model_name=m.name, width=m.width))[0])
     model = create_model(m.name, num_classes=m.num_classes, pretrained=pretrained, **model_options(resolved.config))
+    if m.zero_init_last is True and pretrained is None:
+        zero_init_last(model)  # from random weights (a 2D start, init_from or a resumed checkpoint overwrite them)
     source = init_source(m) if fine_tune else None
     if source is None:
         return model, None

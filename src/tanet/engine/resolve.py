@@ -107,7 +107,8 @@ class ResolvedConfig:
         if m.init_from or m.weights:
             return f"video checkpoint {m.init_from or m.weights}"
         if m.pretrained in (None, SCRATCH):
-            return "from scratch" + (" (the recipe expects ImageNet weights)" if m.pretrained_expected else "")
+            return ("from scratch" + (" (the recipe expects ImageNet weights)" if m.pretrained_expected else "")
+                    + (", each residual block's last BatchNorm scale at zero" if m.zero_init_last is True else ""))
         return f"2D weights from {m.pretrained}"
 
 
@@ -207,6 +208,11 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
         resolved.optim.linear_lr_policy = "official" if started else "none"
         derived["optim.linear_lr_policy"] = ("the model starts from pretrained weights" if started
                                              else "from scratch: no pretrained layer to outpace")
+    if m.zero_init_last == "auto":
+        started = bool(m.init_from or m.weights or m.pretrained not in (None, SCRATCH))
+        m.zero_init_last = not started
+        derived["model.zero_init_last"] = ("the model starts from pretrained weights" if started
+                                           else "from scratch: blocks start as their shortcuts")
     return ResolvedConfig(recipe, resolved, derived, tuple(names) if names is not None else None, flip_rule,
                           tuple(warnings))
 

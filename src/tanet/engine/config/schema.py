@@ -52,6 +52,10 @@ class ModelConfig:
     # init_from / weights of another family (a TSN or TSM checkpoint into a TANet): load the shared 2D backbone,
     # keep the temporal modules the file lacks fresh (listed in the run summary)
     init_partial: bool = False
+    # zero the scale of each residual block's last BatchNorm, so that the network starts as its shortcuts
+    # (timm's zero_init_last): "auto" does it when the model starts from random weights, where it removes the
+    # first epochs' validation-loss blow-ups of SGD from scratch; a loaded start overwrites these weights anyway
+    zero_init_last: Union[bool, str] = "auto"
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
 

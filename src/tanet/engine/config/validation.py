@@ -36,6 +36,7 @@ def validate(config: Any) -> None:
             raise ConfigError(f"data.{key} must be >= 1, got {value}")
     if config.data.flip not in (True, False, "auto", "swap"):
         raise ConfigError(f"data.flip must be auto, true, false or swap, got {config.data.flip!r}")
+    _choice("model.zero_init_last", config.model.zero_init_last, (True, False, "auto"))
     _choice("optim.name", config.optim.name, ("sgd", "adamw"))
     _choice("optim.linear_lr_policy", config.optim.linear_lr_policy,
             ("auto", "official", "classifier", "none"))
