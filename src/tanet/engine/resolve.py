@@ -99,8 +99,12 @@ class ResolvedConfig:
         if not self.flip_rule.class_names:
             return "on, class names unknown (mirrored clips keep their labels)" + reason
         rule = self.flip_rule
-        return (f"on, mirrored pairs that swap labels: {len(rule.mapping) // 2}, direction classes never "
-                f"flipped: {len(rule.unpaired)}" + reason)
+        name = lambda label: rule.class_names[label]  # noqa: E731
+        pairs = sorted((a, b) for a, b in rule.mapping.items() if a < b)
+        return (f"on, mirrored pairs that swap labels: {len(pairs)}"
+                + (f" ({', '.join(f'{name(a)} <-> {name(b)}' for a, b in pairs)})" if pairs else "")
+                + f", direction classes never flipped: {len(rule.unpaired)}"
+                + (f" ({', '.join(name(label) for label in rule.unpaired)})" if rule.unpaired else "") + reason)
 
     def _describe_init(self) -> str:
         m = self.config.model
@@ -330,10 +334,7 @@ def _resolve_flip(config: TrainConfig, names: Optional[list[str]], derived: dict
     rule = flip_labels(names)
     if d.flip == "auto":
         derived["data.flip"] = "class names known"
-    d.flip = True
-    message = rule.describe()
-    if message:
-        warnings.append(message)
+    d.flip = True  # the pairs are named in the run summary's data line: correct handling, not a warning
     return rule
 
 
