@@ -78,3 +78,7 @@ def test_build_fingerprint_records_and_flags_disagreement(tiny_set, tmp_path):
     split = [rows[0], {**rows[1], "clips_digest": {**clips, "sha256": "cd" * 32}}]
     third = build_fingerprint(rows=split, datasets={"motion": tiny_set}, pretrained_path=None, processes=2)
     assert len(third["data"]["motion"]["decoded"]["disagree"]) == 2
+    # the process count does not change a number (runs are bit-identical with --jobs 1 and 2): recorded, not hashed
+    one_process = build_fingerprint(rows=rows, datasets={"motion": tiny_set},
+                                    pretrained_path=str(tmp_path / "start.pth"), processes=1)
+    assert one_process["processes"] == 1 and one_process["digest"] == first["digest"]
