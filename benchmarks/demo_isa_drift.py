@@ -183,17 +183,21 @@ def compare(args) -> None:
         print(f"{label}: {Path(args.first if label == 'A' else args.second)} fingerprint {fingerprint.get('digest')} "
               f"CPU {fingerprint.get('cpu', {}).get('capability')} {fingerprint.get('cpu', {}).get('dispatch_env')}")
     print("\ntop-1 per seed, B − A (points):")
-    worst = 0.0
+    worst, compared = 0.0, 0
     for kind in ("motion", "appearance"):
         for model, cell in first.get(kind, {}).items():
             other = second.get(kind, {}).get(model)
             if other is None or other["seeds"] != cell["seeds"]:
+                if other is not None:  # other seeds: their means side by side, no per-seed difference
+                    print(f"  {kind:10s} {model:5s} other seeds: {cell['top1']:.1f} ± {cell['top1_std']:.1f} -> "
+                          f"{other['top1']:.1f} ± {other['top1_std']:.1f}")
                 continue
+            compared += 1
             gaps = [b - a for a, b in zip(cell["top1_seeds"], other["top1_seeds"])]
             worst = max(worst, *map(abs, gaps))
             print(f"  {kind:10s} {model:5s} " + " ".join(f"{g:+5.1f}" for g in gaps)
                   + f"   mean {cell['top1']:.1f} -> {other['top1']:.1f}")
-    print(f"  largest per-seed change {worst:.1f} points")
+    print(f"  largest per-seed change {worst:.1f} points" if compared else "  (no cell trained with the same seeds)")
     claims = {c["name"]: c for c in second.get("claims", [])}
     agree = 0
     print("\nverdicts (A | B):")
