@@ -160,9 +160,8 @@ def _pass_timers(tams: list[tuple[TAM, torch.Tensor]], training: bool) -> dict[s
     with torch.no_grad():
         for tam, x in tams:
             importance_map, adaptive_kernel = tam.branch_outputs(x)
-            frames = x.view(-1, tam.num_segments, *x.shape[1:])
             coefficients = temporal_coefficients(adaptive_kernel, importance_map, tam.num_segments)
-            prepared.append((tam, x, spatial_mean(x), frames, coefficients, torch.randn_like(frames),
+            prepared.append((tam, x, spatial_mean(x), coefficients, torch.randn_like(x),
                              importance_map, adaptive_kernel))
 
     def each(run: Callable[..., object]) -> Callable[[], None]:
@@ -184,20 +183,20 @@ def _pass_timers(tams: list[tuple[TAM, torch.Tensor]], training: bool) -> dict[s
     timers = {
         "squeeze (spatial mean)": each(lambda tam, x, *_: spatial_mean(x)),
         "branches L and G" + (" (fwd+bwd)" if training else ""): each(branches),
-        "tap weights": each(lambda tam, x, pooled, frames, coefficients, grad, importance_map, adaptive_kernel:
+        "tap weights": each(lambda tam, x, pooled, coefficients, grad, importance_map, adaptive_kernel:
                             temporal_coefficients(adaptive_kernel, importance_map, tam.num_segments)),
         # in training the op runs twice: in the forward and again in the backward (its output is not kept)
         "temporal op" + (" x2 (forward, recomputed in backward)" if training else ""):
-            each(lambda tam, x, pooled, frames, coefficients, *_: [_shifted_multiply_add(frames, coefficients)
+            each(lambda tam, x, pooled, coefficients, *_: [_shifted_multiply_add(x, coefficients)
                                                                     for _ in range(1 + training)]),
     }
     if training:
-        timers["dX (adjoint taps)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
-                                           _adaptive_temporal_conv_backward(frames, coefficients, grad, True, False))
-        timers["dC (per-tap dot products)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
-                                                   _adaptive_temporal_conv_backward(frames, coefficients, grad, False, True))
-        timers["squeeze backward (broadcast add)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
-                                                          grad.add_(pooled.view_as(grad[:, :, :, :1, :1])))
+        timers["dX (adjoint taps)"] = each(lambda tam, x, pooled, coefficients, grad, *_:
+                                           _adaptive_temporal_conv_backward(x, coefficients, grad, True, False))
+        timers["dC (per-tap dot products)"] = each(lambda tam, x, pooled, coefficients, grad, *_:
+                                                   _adaptive_temporal_conv_backward(x, coefficients, grad, False, True))
+        timers["squeeze backward (broadcast add)"] = each(lambda tam, x, pooled, coefficients, grad, *_:
+                                                          grad.add_(pooled[:, :, None, None]))
     return timers
 
 
