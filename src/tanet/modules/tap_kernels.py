@@ -39,12 +39,16 @@ def _shifted_multiply_add(x: torch.Tensor, coefficients: torch.Tensor) -> torch.
     num_clips, num_segments, _, kernel_size = coefficients.shape
     half = kernel_size // 2
     frames = x.view(num_clips, num_segments, *x.shape[1:])
-    result = torch.empty_like(x)
-    out = result.view(frames.shape)
     # tap-major (K, N, T, C): each tap's weights contiguous over channels, the innermost dimension of
     # channels_last frames (a strided gather there costs the elementwise kernels their vectorisation)
     taps = coefficients.movedim(-1, 0).contiguous()[..., None, None]
-    torch.mul(frames, taps[half], out=out)
+    if torch.compiler.is_compiling():  # dynamo breaks the graph on an out= into a view; no autograd buffer there
+        out = frames * taps[half]
+        result = out.view(x.shape)
+    else:
+        result = torch.empty_like(x)
+        out = result.view(frames.shape)
+        torch.mul(frames, taps[half], out=out)
     for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
         if tap != half:
             out[:, output_frames].addcmul_(frames[:, input_frames], taps[tap, :, output_frames])
