@@ -5,7 +5,11 @@ given as the median and range over the rounds), because the machine is shared an
 
     PYTHONPATH=src python benchmarks/bench_core.py            # everything
     PYTHONPATH=src python benchmarks/bench_core.py --quick    # fewer rounds
-    PYTHONPATH=src python benchmarks/bench_core.py --only latency|train|tam|memory|breakdown
+    PYTHONPATH=src python benchmarks/bench_core.py --only latency|train|tam|memory|breakdown|ops
+
+``--only ops`` profiles one training step and one fused eval of tanet_r50 and tsn_r50 (torch.profiler) and
+prints, per operator, tanet's self CPU time minus tsn's, as ms and % of tsn_r50: where the time outside TAM's
+passes goes (extra BatchNorms, layout copies, gradient sums, a slower convolution).
 
 ``--only breakdown`` times each of TAM's passes (squeeze, branches, tap weights, the temporal op; in
 training also the recomputation, dX and dC) on the inputs every TAM of tanet_r50 sees, and prints each
@@ -160,9 +164,8 @@ def _pass_timers(tams: list[tuple[TAM, torch.Tensor]], training: bool) -> dict[s
     with torch.no_grad():
         for tam, x in tams:
             importance_map, adaptive_kernel = tam.branch_outputs(x)
-            frames = x.view(-1, tam.num_segments, *x.shape[1:])
             coefficients = temporal_coefficients(adaptive_kernel, importance_map, tam.num_segments)
-            prepared.append((tam, x, spatial_mean(x), frames, coefficients, torch.randn_like(frames),
+            prepared.append((tam, x, spatial_mean(x), coefficients, torch.randn_like(x),
                              importance_map, adaptive_kernel))
 
     def each(run: Callable[..., object]) -> Callable[[], None]:
@@ -184,20 +187,20 @@ def _pass_timers(tams: list[tuple[TAM, torch.Tensor]], training: bool) -> dict[s
     timers = {
         "squeeze (spatial mean)": each(lambda tam, x, *_: spatial_mean(x)),
         "branches L and G" + (" (fwd+bwd)" if training else ""): each(branches),
-        "tap weights": each(lambda tam, x, pooled, frames, coefficients, grad, importance_map, adaptive_kernel:
+        "tap weights": each(lambda tam, x, pooled, coefficients, grad, importance_map, adaptive_kernel:
                             temporal_coefficients(adaptive_kernel, importance_map, tam.num_segments)),
         # in training the op runs twice: in the forward and again in the backward (its output is not kept)
         "temporal op" + (" x2 (forward, recomputed in backward)" if training else ""):
-            each(lambda tam, x, pooled, frames, coefficients, *_: [_shifted_multiply_add(frames, coefficients)
+            each(lambda tam, x, pooled, coefficients, *_: [_shifted_multiply_add(x, coefficients)
                                                                     for _ in range(1 + training)]),
     }
     if training:
-        timers["dX (adjoint taps)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
-                                           _adaptive_temporal_conv_backward(frames, coefficients, grad, True, False))
-        timers["dC (per-tap dot products)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
-                                                   _adaptive_temporal_conv_backward(frames, coefficients, grad, False, True))
-        timers["squeeze backward (broadcast add)"] = each(lambda tam, x, pooled, frames, coefficients, grad, *_:
-                                                          grad.add_(pooled.view_as(grad[:, :, :, :1, :1])))
+        timers["dX (adjoint taps)"] = each(lambda tam, x, pooled, coefficients, grad, *_:
+                                           _adaptive_temporal_conv_backward(x, coefficients, grad, True, False))
+        timers["dC (per-tap dot products)"] = each(lambda tam, x, pooled, coefficients, grad, *_:
+                                                   _adaptive_temporal_conv_backward(x, coefficients, grad, False, True))
+        timers["squeeze backward (broadcast add)"] = each(lambda tam, x, pooled, coefficients, grad, *_:
+                                                          grad.add_(pooled[:, :, None, None]))
     return timers
 
 
@@ -245,6 +248,74 @@ def _print_breakdown(label: str, shares: dict[str, dict], reference: str) -> Non
     print(f"      {'sum of the passes above':<44} {'':9}   {100 * passes_total:.1f} %")
 
 
+def _self_times(run: Callable[[], None], rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Per operator name: self CPU ms and calls per run, averaged over ``rounds`` profiled runs."""
+    from torch.profiler import ProfilerActivity, profile
+
+    milliseconds: dict[str, float] = {}
+    calls: dict[str, float] = {}
+    for _ in range(rounds):
+        with profile(activities=[ProfilerActivity.CPU]) as recording:
+            run()
+        for event in recording.key_averages():
+            milliseconds[event.key] = milliseconds.get(event.key, 0.0) + event.self_cpu_time_total / 1e3 / rounds
+            calls[event.key] = calls.get(event.key, 0.0) + event.count / rounds
+    return milliseconds, calls
+
+
+def bench_op_profile(rounds: int, size: int = 224, num_segments: int = 8) -> dict:
+    """tanet_r50 minus tsn_r50, per operator (torch.profiler self CPU time), for the training step (batch 2,
+    the layout ``runtime.channels_last=auto`` picks) and for fused eval at batch 1: which operators hold the
+    time tanet spends above TSN. Self times add up to the step (the profiler's own overhead aside), so the
+    shares locate the gap; under load, run with ``--threads 1`` (a parallel region that waits for a
+    preempted thread inflates every small operator alike)."""
+    torch.manual_seed(0)
+    channels_last, _ = training_layout("cpu", "none")
+    train_clips, labels = torch.randn(2, 3, num_segments, size, size), torch.tensor([1, 2])
+    eval_clips = torch.randn(1, 3, num_segments, size, size)
+    results = {"train_layout": "channels_last" if channels_last else "default"}
+    for mode in ("train", "eval"):
+        runs = {}
+        for name in ("tanet_r50", "tsn_r50"):
+            model = create_model(name, num_classes=400, num_segments=num_segments)
+            if mode == "train":
+                runs[name] = sgd_training_step(to_channels_last(model.train()) if channels_last else model.train(),
+                                               train_clips, labels)
+            else:
+                fused = prepare_for_inference(model.eval(), "fused")
+                runs[name] = lambda m=fused: m(eval_clips)
+        with torch.inference_mode(mode == "eval"):
+            for run in runs.values():
+                run()  # warm-up: oneDNN primitives, allocator
+            profiles = {name: _self_times(run, rounds) for name, run in runs.items()}
+        (tanet_ms, tanet_calls), (tsn_ms, tsn_calls) = profiles["tanet_r50"], profiles["tsn_r50"]
+        results[mode] = {
+            "total_ms": {"tanet_r50": sum(tanet_ms.values()), "tsn_r50": sum(tsn_ms.values())},
+            "calls": {"tanet_r50": sum(tanet_calls.values()), "tsn_r50": sum(tsn_calls.values())},
+            "ops": {op: {"tanet_ms": tanet_ms.get(op, 0.0), "tsn_ms": tsn_ms.get(op, 0.0),
+                         "tanet_calls": tanet_calls.get(op, 0.0), "tsn_calls": tsn_calls.get(op, 0.0)}
+                    for op in set(tanet_ms) | set(tsn_ms)},
+        }
+    return results
+
+
+def _print_op_profile(label: str, figures: dict, shown: int = 12) -> None:
+    reference = figures["total_ms"]["tsn_r50"]
+    gap = figures["total_ms"]["tanet_r50"] - reference
+    print(f"    {label}: self CPU ms per run tanet_r50 {figures['total_ms']['tanet_r50']:.0f}, tsn_r50 {reference:.0f} "
+          f"(gap {gap:.0f} ms = {100 * gap / reference:.1f} % of tsn_r50); operator calls "
+          f"{figures['calls']['tanet_r50']:.0f} vs {figures['calls']['tsn_r50']:.0f}")
+    ordered = sorted(figures["ops"].items(), key=lambda item: item[1]["tsn_ms"] - item[1]["tanet_ms"])
+    print(f"      {'operator':<44} {'tanet ms':>9} {'tsn ms':>9} {'diff ms':>8} {'% of tsn':>8}  calls tanet/tsn")
+    for op, row in ordered[:shown] + [("...", None)] + ordered[-3:]:
+        if row is None:
+            print("      ...")
+            continue
+        diff = row["tanet_ms"] - row["tsn_ms"]
+        print(f"      {op[:44]:<44} {row['tanet_ms']:9.1f} {row['tsn_ms']:9.1f} {diff:8.1f} {100 * diff / reference:7.2f} %"
+              f"  {row['tanet_calls']:.0f}/{row['tsn_calls']:.0f}")
+
+
 def memory_probe(name: str) -> None:
     """Run in a child process: peak RSS growth of one training forward+backward."""
     torch.manual_seed(0)
@@ -283,7 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--memory-probe", metavar="MODEL", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["tam", "latency", "train", "memory", "breakdown"], help="run one part")
+    parser.add_argument("--only", choices=["tam", "latency", "train", "memory", "breakdown", "ops"], help="run one part")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(args.memory_probe)
@@ -333,6 +404,12 @@ def main() -> None:
         _print_breakdown("eval, batch 1, 8x224x224, fused path", breakdown["eval"], "tsn_r50 (whole model)")
         _print_breakdown(f"training step, batch 2, 8x224x224, {breakdown['train_layout']} layout",
                          breakdown["train"], "tsn_r50 (whole step)")
+    if args.only == "ops":  # not part of a full run: profiling is slow and its overhead skews the timings above
+        results["ops"] = ops = bench_op_profile(2 if args.quick else 3)
+        print("(6) tanet_r50 minus tsn_r50 per operator (torch.profiler self CPU time, mean of "
+              f"{2 if args.quick else 3} profiled runs each, after a warm-up)")
+        _print_op_profile(f"training step, batch 2, 8x224x224, {ops['train_layout']} layout", ops["train"])
+        _print_op_profile("eval, batch 1, 8x224x224, fused path", ops["eval"])
     print(f"done, {machine_load()}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -268,3 +268,33 @@ def test_capture_takes_block_names_as_well_as_module_names():
         TAMCapture(model, names=["1.tam"])
     with pytest.raises(KeyError, match="no TAM named 'layer9.0'"):
         TAMCapture(model, names=["layer9.0"])
+
+
+@pytest.mark.parametrize("then_conv", [False, True])
+def test_backward_adds_the_squeeze_gradient_in_place(then_conv):
+    """x feeds both the squeeze and the temporal op: their two gradients must be summed into the op's dX in
+    place, not into a new tensor of the feature map's size (it was one per TAM and step)."""
+    from torch.profiler import profile
+
+    def new_feature_map_sums(backward) -> int:
+        # the profiler, not a dispatch mode: a Python mode holds the gradients and so blocks the in-place add
+        with profile(record_shapes=True) as recording:
+            backward()
+        return sum(event.count for event in recording.key_averages(group_by_input_shape=True)
+                   if event.key == "aten::add" and event.input_shapes[:2] == [list(x.shape)] * 2)
+
+    torch.manual_seed(0)
+    tam = TAM(16, num_segments=4)
+    conv = torch.nn.Conv2d(16, 8, 3, padding=1, bias=False)
+    leaf = torch.randn(8, 16, 9, 9, requires_grad=True)
+    upstream = torch.randn(8, 8 if then_conv else 16, 9, 9)
+    x = torch.relu(leaf * 2)  # not a leaf: its two gradients meet in the autograd engine's input buffer
+    out = tam.forward_then_conv(x, conv) if then_conv else tam(x)
+    assert new_feature_map_sums(lambda: out.backward(upstream)) == 0
+    # and the gradient is still the official formulation's
+    fused_grad, leaf.grad = leaf.grad, None
+    x = torch.relu(leaf * 2)
+    importance_map, adaptive_kernel = tam.branch_outputs(x)
+    mixed = adaptive_temporal_conv_reference(x, adaptive_kernel, importance_map)
+    (conv(mixed) if then_conv else mixed).backward(upstream)
+    torch.testing.assert_close(fused_grad, leaf.grad)

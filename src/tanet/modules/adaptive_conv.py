@@ -119,16 +119,13 @@ def adaptive_temporal_conv(
     """
     if _is_exporting():
         return _export_friendly_temporal_conv(x, kernel, importance, _check_shapes(x, kernel, importance)[2])
-    frames, coefficients = _frames_and_coefficients(x, kernel, importance)
-    if not _needs_autograd(frames, coefficients):
-        return _shifted_multiply_add(frames, coefficients).view_as(x)
-    return _AdaptiveTemporalConv.apply(frames, coefficients).view_as(x)
+    coefficients = _tap_coefficients(x, kernel, importance)
+    if not _needs_autograd(x, coefficients):
+        return _shifted_multiply_add(x, coefficients)
+    return _AdaptiveTemporalConv.apply(x, coefficients)
 
 
-def _frames_and_coefficients(
-    x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (N*T, C, H, W) as a (N, T, C, H, W) view, and the per-frame tap weights in x's dtype."""
-    num_clips, _, num_segments = _check_shapes(x, kernel, importance)
-    coefficients = temporal_coefficients(kernel, importance, num_segments).to(x.dtype)
-    return x.view(num_clips, num_segments, *x.shape[1:]), coefficients
+def _tap_coefficients(x: torch.Tensor, kernel: torch.Tensor, importance: torch.Tensor | None) -> torch.Tensor:
+    """The per-frame tap weights (N, T, C, K) for x (N*T, C, H, W), in x's dtype (shapes checked)."""
+    num_segments = _check_shapes(x, kernel, importance)[2]
+    return temporal_coefficients(kernel, importance, num_segments).to(x.dtype)

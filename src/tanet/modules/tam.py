@@ -23,9 +23,9 @@ from torch import nn
 # re-exported: tanet.modules.tam is where these were first importable from
 from .adaptive_conv import (  # noqa: F401
     _export_friendly_temporal_conv,
-    _frames_and_coefficients,
     _is_exporting,
     _needs_autograd,
+    _tap_coefficients,
     adaptive_temporal_conv,
     adaptive_temporal_conv_reference,
     temporal_coefficients,
@@ -237,7 +237,7 @@ class TAM(nn.Module):
         if self.branches == "local" or _is_exporting() or not _fusable_conv(x, conv):
             return conv(self(x))
         importance_map, adaptive_kernel = self._branches_and_capture(x)
-        frames, coefficients = _frames_and_coefficients(x, adaptive_kernel, importance_map)
+        coefficients = _tap_coefficients(x, adaptive_kernel, importance_map)
         return _AdaptiveTemporalConvThenConv2d.apply(
-            frames, coefficients, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups
+            x, coefficients, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups
         )

@@ -1,6 +1,6 @@
 """The fused adaptive temporal convolution's kernels and autograd functions.
 
-Y[t] = Σ_k C[t, k] · X[t + k - K//2] on (N, T, C, H, W) frames, C the per-frame tap weights of
+Y[t] = Σ_k C[t, k] · X[t + k - K//2] on a clip batch (N*T, C, H, W), C the per-frame tap weights of
 :func:`tanet.modules.adaptive_conv.temporal_coefficients`: one multiply and K-1 in-place multiply-adds on
 shifted views of the frames. The backward is the same op with the adjoint taps for dX, and batched dot
 products for dC; it saves only X (which the preceding ReLU holds anyway) and C. A TAM followed by a
@@ -26,23 +26,33 @@ def _tap_ranges(num_segments: int, kernel_size: int):
             yield tap, output_frames, input_frames
 
 
-def _shifted_multiply_add(frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-    """Σ_k C[:, t, :, k] · frames[:, t + k - K//2] for frames (N, T, C, H, W) and C (N, T, C, K).
+def _shifted_multiply_add(x: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+    """Σ_k C[:, t, :, k] · X[:, t + k - K//2] for x (N*T, C, H, W), frames of a clip adjacent, and C (N, T, C, K).
 
     One multiply for the centre tap, then one in-place multiply-add per other tap on shifted views:
     no permuted copies and no temporaries of the frames' size. Elementwise kernels in large chunks also
     keep their speed when the CPU is shared with data-loader workers (many small batched GEMMs do not).
+    The result is a tensor of x's shape and layout, not a view of a (N, T, ...) one: a view holds its base,
+    so autograd could not add the squeeze's gradient into it in place (it made a new tensor of the feature
+    map's size per TAM and step, measured with the profiler).
     """
-    num_segments, kernel_size = frames.shape[1], coefficients.shape[-1]
+    num_clips, num_segments, _, kernel_size = coefficients.shape
     half = kernel_size // 2
+    frames = x.view(num_clips, num_segments, *x.shape[1:])
     # tap-major (K, N, T, C): each tap's weights contiguous over channels, the innermost dimension of
     # channels_last frames (a strided gather there costs the elementwise kernels their vectorisation)
     taps = coefficients.movedim(-1, 0).contiguous()[..., None, None]
-    out = frames * taps[half]
+    if torch.compiler.is_compiling():  # dynamo breaks the graph on an out= into a view; no autograd buffer there
+        out = frames * taps[half]
+        result = out.view(x.shape)
+    else:
+        result = torch.empty_like(x)
+        out = result.view(frames.shape)
+        torch.mul(frames, taps[half], out=out)
     for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
         if tap != half:
             out[:, output_frames].addcmul_(frames[:, input_frames], taps[tap, :, output_frames])
-    return out
+    return result
 
 
 def _transposed_coefficients(coefficients: torch.Tensor) -> torch.Tensor:
@@ -55,32 +65,35 @@ def _transposed_coefficients(coefficients: torch.Tensor) -> torch.Tensor:
 
 
 class _AdaptiveTemporalConv(torch.autograd.Function):
-    """Y[t] = Σ_k C[t, k] · X[t + k - K//2] on (N, T, C, H, W) frames, with its own backward.
+    """Y[t] = Σ_k C[t, k] · X[t + k - K//2] on x (N*T, C, H, W), with its own backward.
 
     Saves only X (which the preceding ReLU keeps anyway) and the small coefficients: V ⊙ X is never
     materialised, in the forward or for the backward.
     """
 
     @staticmethod
-    def forward(ctx, frames: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(frames, coefficients)
-        return _shifted_multiply_add(frames, coefficients)
+    def forward(ctx, x: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, coefficients)
+        return _shifted_multiply_add(x, coefficients)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        frames, coefficients = ctx.saved_tensors
-        return _adaptive_temporal_conv_backward(frames, coefficients, grad_out, *ctx.needs_input_grad[:2])
+        x, coefficients = ctx.saved_tensors
+        return _adaptive_temporal_conv_backward(x, coefficients, grad_out, *ctx.needs_input_grad[:2])
 
 
 def _adaptive_temporal_conv_backward(
-    frames: torch.Tensor, coefficients: torch.Tensor, grad_out: torch.Tensor, need_frames: bool, need_coefficients: bool
+    x: torch.Tensor, coefficients: torch.Tensor, grad_out: torch.Tensor, need_x: bool, need_coefficients: bool
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """dX by the same op with the adjoint taps; dC[t, k] = Σ_space dY[t] · X[t + k - K//2]."""
-    grad_frames = grad_coefficients = None
-    if need_frames:
-        grad_frames = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
+    """dX by the same op with the adjoint taps; dC[t, k] = Σ_space dY[t] · X[t + k - K//2] (x, grad_out of
+    shape (N*T, C, H, W))."""
+    grad_x = grad_coefficients = None
+    if need_x:
+        grad_x = _shifted_multiply_add(grad_out, _transposed_coefficients(coefficients))
     if need_coefficients:
         num_clips, num_segments, channels, kernel_size = coefficients.shape
+        frames = x.view(num_clips, num_segments, *x.shape[1:])
+        grad_out = grad_out.view(frames.shape)
         grad_coefficients = coefficients.new_zeros(coefficients.shape)
         if frames.stride(-1) == 1 and grad_out.stride(-1) == 1:
             for clip in range(num_clips):
@@ -100,7 +113,7 @@ def _adaptive_temporal_conv_backward(
             for tap, output_frames, input_frames in _tap_ranges(num_segments, kernel_size):
                 product = grad_out[:, output_frames] * frames[:, input_frames]
                 grad_coefficients[:, output_frames, :, tap] = product.sum(dim=(-2, -1))
-    return grad_frames, grad_coefficients
+    return grad_x, grad_coefficients
 
 
 class _AdaptiveTemporalConvThenConv2d(torch.autograd.Function):
@@ -112,27 +125,26 @@ class _AdaptiveTemporalConvThenConv2d(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, frames, coefficients, weight, stride, padding, dilation, groups):
-        mixed = _shifted_multiply_add(frames, coefficients)
-        out = F.conv2d(mixed.view(-1, *frames.shape[2:]), weight, None, stride, padding, dilation, groups)
-        ctx.save_for_backward(frames, coefficients, weight)
+    def forward(ctx, x, coefficients, weight, stride, padding, dilation, groups):
+        out = F.conv2d(_shifted_multiply_add(x, coefficients), weight, None, stride, padding, dilation, groups)
+        ctx.save_for_backward(x, coefficients, weight)
         ctx.conv_options = (stride, padding, dilation, groups)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        frames, coefficients, weight = ctx.saved_tensors
+        x, coefficients, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.conv_options
-        need_frames, need_coefficients, need_weight = ctx.needs_input_grad[:3]
-        mixed = _shifted_multiply_add(frames, coefficients).view(-1, *frames.shape[2:])
+        need_x, need_coefficients, need_weight = ctx.needs_input_grad[:3]
+        mixed = _shifted_multiply_add(x, coefficients)
         grad_mixed, grad_weight, _ = torch.ops.aten.convolution_backward(
             grad_out, mixed, weight, None, stride, padding, dilation, False, [0, 0], groups,
-            [need_frames or need_coefficients, need_weight, False],
+            [need_x or need_coefficients, need_weight, False],
         )
         del mixed
-        grad_frames = grad_coefficients = None
+        grad_x = grad_coefficients = None
         if grad_mixed is not None:
-            grad_frames, grad_coefficients = _adaptive_temporal_conv_backward(
-                frames, coefficients, grad_mixed.view_as(frames), need_frames, need_coefficients
+            grad_x, grad_coefficients = _adaptive_temporal_conv_backward(
+                x, coefficients, grad_mixed, need_x, need_coefficients
             )
-        return grad_frames, grad_coefficients, grad_weight, None, None, None, None
+        return grad_x, grad_coefficients, grad_weight, None, None, None, None
