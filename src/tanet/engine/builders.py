@@ -23,8 +23,8 @@ from tanet.engine.finetune import init_from_checkpoint, init_source
 from tanet.engine.pretrain2d import ensure_pretrained_2d, is_synthetic, parse_synthetic
 from tanet.engine.resolve import SCRATCH, ResolvedConfig, model_options, resolve_for_eval, stored_recipe, synthetic_set
 from tanet.factory import create_model, load_model
-from tanet.models.blocks import zero_init_last
 from tanet.interop.loading import LoadedCheckpoint, LoadReport, read_checkpoint
+from tanet.models.blocks import zero_init_last
 from tanet.models.inference import InferenceMode, prepare_for_inference
 
 __all__ = [
