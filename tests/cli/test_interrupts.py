@@ -18,10 +18,16 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
+def _as_in_a_terminal():
+    # a foreground command of a terminal gets Ctrl-C; a test runner started in the background by a
+    # non-interactive shell (`cmd &`) has SIGINT ignored, which its children would inherit
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*argv):
     # a session of its own: the test signals its whole process group, as a terminal does on Ctrl-C
     return subprocess.Popen([sys.executable, "-m", "tanet", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
 
 
 def _wait_for_workers(process, count=2, timeout=240):
@@ -116,7 +122,15 @@ def test_a_closed_stdout_ends_quietly_with_141():
     assert err == ""
 
 
-def test_a_ctrl_c_python_could_only_print_still_interrupts(monkeypatch, capsys):
+@pytest.fixture
+def python_ctrl_c_handler():
+    """Python's own Ctrl-C handler in this process for one test, as in a terminal (see _as_in_a_terminal)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_python_could_only_print_still_interrupts(monkeypatch, capsys, python_ctrl_c_handler):
     # a Ctrl-C that lands in an at-fork hook or a finaliser is "ignored" by Python (printed, not raised)
     import types
 
