@@ -204,16 +204,15 @@ def resolve_training(config: TrainConfig, *, class_names: Optional[Sequence[str]
             f"and verified) or a 2D ResNet FILE, or --pretrained {SCRATCH} to train from scratch on purpose")
         m.pretrained = recipe.model.pretrained = SCRATCH  # the choice the run made, recorded as such
         derived["model.pretrained"] = "not given"
+    started = bool(m.init_from or m.weights or m.pretrained not in (None, SCRATCH))  # any loaded start
     if resolved.optim.linear_lr_policy == "auto":
         # The official fc_lr5 (TAM main.py, TSN(..., fc_lr5=not (tune_from and dataset in tune_from))) speeds up
         # new layers on an ImageNet backbone; from scratch every layer is new, and x5/x10 on the classifier
         # and TAM's global branch made SGD's logits blow up in the first epochs (issue 19's validation spikes).
-        started = bool(m.init_from or m.weights or m.pretrained not in (None, SCRATCH))
         resolved.optim.linear_lr_policy = "official" if started else "none"
         derived["optim.linear_lr_policy"] = ("the model starts from pretrained weights" if started
                                              else "from scratch: no pretrained layer to outpace")
     if m.zero_init_last == "auto":
-        started = bool(m.init_from or m.weights or m.pretrained not in (None, SCRATCH))
         m.zero_init_last = not started
         derived["model.zero_init_last"] = ("the model starts from pretrained weights" if started
                                            else "from scratch: blocks start as their shortcuts")
