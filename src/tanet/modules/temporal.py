@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .adaptive_conv import _needs_autograd
+
 __all__ = ["TemporalShift", "temporal_shift", "InflatedConv"]
 
 
@@ -47,7 +49,7 @@ def temporal_shift(x: torch.Tensor, num_segments: int, fold_div: int = 8) -> tor
     Frames shifted in from outside the clip are zeros (TSM's zero padding).
     """
     fold = x.shape[1] // fold_div
-    if torch.is_grad_enabled() and x.requires_grad:
+    if _needs_autograd(x):
         return _TemporalShiftFunction.apply(x, num_segments, fold)
     # inference and export trace the plain tensor ops
     return _shift(x, num_segments, fold, forward=True)
