@@ -104,6 +104,26 @@ def test_sgd_step_applies_lr_and_decay_multipliers():
         torch.testing.assert_close(after[name].detach(), expected(name, lr_mult, decay_mult))
 
 
+def test_adamw_is_fused_on_cpu_and_its_first_step_matches_the_hand_computation():
+    # First AdamW step from a zero state, gradient 1: the bias-corrected moments are g and g**2, so
+    # p <- p * (1 - lr * lr_mult * wd * decay_mult) - lr * lr_mult * 1 / (1 + eps).
+    model = tanet.create_model("tsn_r18", num_classes=3, num_segments=2, width=0.125)
+    groups = build_param_groups(model, linear_policy="official")
+    for name in ("adamw", "sgd"):
+        assert build_optimizer(groups, lr=0.1, name=name).defaults["fused"] is True
+    optimizer = build_optimizer(groups, lr=0.1, weight_decay=0.01, name="adamw")
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    after = dict(model.named_parameters())
+    for name, (lr_mult, decay_mult) in {"fc.bias": (10, 0), "fc.weight": (5, 1),
+                                        "backbone.bn1.weight": (1, 0)}.items():
+        lr = 0.1 * lr_mult
+        expected = before[name] * (1 - lr * 0.01 * decay_mult) - lr / (1 + 1e-8)
+        torch.testing.assert_close(after[name].detach(), expected)
+
+
 def test_unknown_parameter_holder_is_an_error():
     class Scale(nn.Module):
         def __init__(self):
