@@ -63,8 +63,16 @@ def _stage_pretrain(out: Path, args) -> dict:
     return {"weights": tensors_digest(state), "val_top1": summary["val_top1"]}
 
 
-def _clips(set_root: Path, size: int = 56):
-    """Every clip of a rendered set as (N, 3, 8, size, size): frames 0, 2, ..., 14, centre crop, normalised."""
+def _demo_layout() -> tuple[int, int, int]:
+    """The demo recipe's frames per clip, their stride and the crop size (what its runs train on)."""
+    from tanet.engine.config import load_config
+
+    recipe = load_config("demo_pretrained")
+    return recipe.model.num_segments, recipe.data.dense_interval, recipe.data.size
+
+
+def _clips(set_root: Path, frames_per_clip: int, stride: int, size: int):
+    """Every clip of a rendered set as (N, 3, T, size, size): frames 0, stride, ..., centre crop, normalised."""
     import torch
 
     from tanet.data.decode import get_backend
@@ -74,7 +82,7 @@ def _clips(set_root: Path, size: int = 56):
     clips, labels = [], []
     for record in read_list(set_root / "train.txt", set_root):
         with get_backend(None, record.path).open(record.path) as reader:
-            frames = reader.read(list(range(0, 16, 2))).float().div(255)  # (8, H, W, 3)
+            frames = reader.read(list(range(0, frames_per_clip * stride, stride))).float().div(255)  # (T, H, W, 3)
         frames = frames.permute(0, 3, 1, 2)
         offset = (frames.shape[-1] - size) // 2
         frames = frames[:, :, offset:offset + size, offset:offset + size]
@@ -92,11 +100,13 @@ def _stage_steps(out: Path, args) -> dict:
 
     torch.set_num_threads(1)
     shared = Path(args.shared)
-    clips, labels = _clips(shared / "set")
+    num_segments, stride, size = _demo_layout()
+    clips, labels = _clips(shared / "set", num_segments, stride, size)
     torch.manual_seed(0)
-    model = create_model(f"tanet_r{args.depth}", num_classes=12, num_segments=8, width=args.width, dropout=0.0)
+    model = create_model(f"tanet_r{args.depth}", num_classes=12, num_segments=num_segments, width=args.width,
+                         dropout=0.0)
     load_pretrained_2d(model, str(shared / "start.pth"))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.05)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.05, fused=True)  # as the demo's
     order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(0))
     losses = []
     model.train()
