@@ -157,9 +157,9 @@ def build_optimizer(groups: list[dict], lr: float, momentum: float = 0.9,
                            nesterov=nesterov, fused=fused)
 
 
-def _fused_supported(groups: list[dict]) -> bool:
-    """Whether every parameter is a floating-point tensor on a device with fused optimizer kernels (None lets
-    torch choose its default, the foreach loop, elsewhere)."""
+def _fused_supported(groups: list[dict]) -> Optional[bool]:
+    """True when every parameter is a floating-point tensor on a device with fused optimizer kernels; None
+    otherwise, which lets torch choose its default (the foreach loop)."""
     params = [p for g in groups for p in g["params"]]
     return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params) or None
 
