@@ -63,14 +63,6 @@ def _stage_pretrain(out: Path, args) -> dict:
     return {"weights": tensors_digest(state), "val_top1": summary["val_top1"]}
 
 
-def _demo_layout() -> tuple[int, int, int]:
-    """The demo recipe's frames per clip, their stride and the crop size (what its runs train on)."""
-    from tanet.engine.config import load_config
-
-    recipe = load_config("demo_pretrained")
-    return recipe.model.num_segments, recipe.data.dense_interval, recipe.data.size
-
-
 def _clips(set_root: Path, frames_per_clip: int, stride: int, size: int):
     """Every clip of a rendered set as (N, 3, T, size, size): frames 0, stride, ..., centre crop, normalised."""
     import torch
@@ -97,16 +89,22 @@ def _stage_steps(out: Path, args) -> dict:
 
     from tanet import create_model, load_pretrained_2d
     from tanet.demo.fingerprint import tensors_digest
+    from tanet.engine.config import load_config
+    from tanet.engine.optim import build_optimizer, build_param_groups
 
     torch.set_num_threads(1)
     shared = Path(args.shared)
-    num_segments, stride, size = _demo_layout()
-    clips, labels = _clips(shared / "set", num_segments, stride, size)
+    # the demo's runs: their clip layout, and their optimizer with its parameter groups
+    recipe = load_config("demo_pretrained")
+    num_segments = recipe.model.num_segments
+    clips, labels = _clips(shared / "set", num_segments, recipe.data.dense_interval, recipe.data.size)
     torch.manual_seed(0)
     model = create_model(f"tanet_r{args.depth}", num_classes=12, num_segments=num_segments, width=args.width,
                          dropout=0.0)
     load_pretrained_2d(model, str(shared / "start.pth"))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.05, fused=True)  # as the demo's
+    optim = recipe.optim
+    optimizer = build_optimizer(build_param_groups(model, linear_policy=optim.linear_lr_policy), optim.lr,
+                                optim.momentum, optim.weight_decay, optim.nesterov, optim.name)
     order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(0))
     losses = []
     model.train()
