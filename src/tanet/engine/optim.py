@@ -161,7 +161,8 @@ def _fused_supported(groups: list[dict]) -> Optional[bool]:
     """True when every parameter is a floating-point tensor on a device with fused optimizer kernels; None
     otherwise, which lets torch choose its default (the foreach loop)."""
     params = [p for g in groups for p in g["params"]]
-    return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params) or None
+    supported = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return True if supported else None
 
 
 def scaled_lr(lr: float, global_batch_size: int, base_batch_size: Optional[int]) -> float:
