@@ -76,3 +76,14 @@ def test_appearance_class_is_what_is_there(label):
         assert hue_distance(hue_of(np.median(clip.frames[solid], axis=0)), COLOURS[colour]) < 25
         middle = spec.frames // 2
         assert shape_from_mask(clip.object_coverage[middle] > 0.5) == shape, (name, index)
+
+
+@pytest.mark.parametrize("kind", ["motion", "appearance"])
+def test_the_largest_object_size_the_spec_accepts_renders(kind):
+    # At object_size 0.5 a horizontal travel can span the whole free range; the start must not be drawn from an
+    # interval whose upper end rounded below its lower end (numpy's uniform raised "high - low < 0").
+    spec = SyntheticSpec(kind=kind, object_size=0.5, size=64, frames=8)
+    for label in range(len(MOTION_CLASSES if kind == "motion" else APPEARANCE_CLASSES)):
+        for index in range(6):
+            clip = render_clip(spec, label, video_seed(spec, "train", label, index))
+            assert clip.object_coverage.max() > 0.9  # the object is there, whole pixels of it

@@ -201,7 +201,8 @@ def _trajectory(
         # Forward = left to right / upwards; travel 35-55 % of the frame at constant speed.
         lo, hi = radius + 1, size - radius - 1
         travel = min(rng.uniform(0.35, 0.55) * size, hi - lo)
-        start = rng.uniform(lo, hi - travel)
+        # max(): when the travel spans the whole range, hi - travel can round to just below lo
+        start = rng.uniform(lo, max(lo, hi - travel))
         along = start + travel * t
         across = np.clip(rng.uniform(lo, hi) + rng.uniform(-0.06, 0.06) * size * t, lo, hi)
         if motion == "horizontal":
