@@ -103,7 +103,8 @@ def model_source(args: argparse.Namespace) -> tuple[str, Optional[list]]:
         entry = get_weights(args.weights)
     except KeyError as error:
         raise UsageError(error.args[0]) from None
-    path = resolve_weights_file(entry, args.weights_file, allow_unverified=args.allow_unverified)
+    path = resolve_weights_file(entry, args.weights_file, allow_unverified=args.allow_unverified,
+                                progress=not getattr(args, "no_progress", False))
     return str(path), entry.load_class_names()
 
 
