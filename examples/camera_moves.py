@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tanet.data.encode import encode_video
+
 CLASSES = ("pan_left", "pan_right", "zoom_in", "zoom_out")
 SOURCES = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 
@@ -79,18 +81,6 @@ def render_clip(video: torch.Tensor, move: str, frames: int, size: int, rng: np.
     return torch.stack(out).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def write_clip(path: Path, frames: np.ndarray, fps: int) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("h264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"crf": "20"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder to write <class>/<clip>.mp4 into (must not exist)")
@@ -109,7 +99,7 @@ def main() -> None:
         for index in range(args.per_class):
             name = SOURCES[index % len(SOURCES)]
             clip = render_clip(videos[name], move, args.frames, args.size, rng)
-            write_clip(args.out / move / f"{Path(name).stem}_{index:03d}.mp4", clip, args.fps)
+            encode_video(args.out / move / f"{Path(name).stem}_{index:03d}.mp4", clip, args.fps, crf=20)
     print(f"{args.out}: {len(CLASSES)} classes x {args.per_class} clips of {args.frames} frames, "
           f"{args.size}x{args.size} ({', '.join(CLASSES)})")
 
