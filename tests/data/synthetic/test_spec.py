@@ -34,6 +34,13 @@ def test_presets_and_fingerprint():
     assert dataset_dir(quick, "/x").parent == Path("/x")
 
 
+def test_the_default_preset_draws_larger_appearance_objects_only():
+    assert DEFAULT_PRESET.spec("appearance").object_size == 0.4
+    assert DEFAULT_PRESET.spec("motion").object_size == SyntheticSpec().object_size == 0.3
+    assert QUICK_PRESET.spec("appearance").object_size == 0.3
+    assert DEFAULT_PRESET.spec("appearance", object_size=0.25).object_size == 0.25
+
+
 def test_the_default_motion_test_split_pins_one_runs_top1_to_two_points():
     # binomial standard deviation of a top-1 near 50 % on the test split: sqrt(0.25 / n) <= 0.02 needs n >= 625
     test_clips = DEFAULT_PRESET.spec("motion").num_labels * DEFAULT_PRESET.val_per_class
