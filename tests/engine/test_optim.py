@@ -67,6 +67,17 @@ def test_classifier_policy_boosts_only_the_classifier(model):
     assert "lr5_weight" not in none and none["normal_bias"] == ["fc.bias"]
 
 
+def test_except_classifier_policy_boosts_tams_global_branch_and_not_the_classifier(model):
+    params = dict(model.named_parameters())
+    groups = _by_name(model, linear_policy="except_classifier")
+    # 8 TAMs x 2 Linears (G.0, G.3, no bias) at x5; fc weight with the convs, its bias with the conv biases
+    tam_linears = sorted(n for n in params if re.search(r"tam\.G\.[03]\.weight$", n))
+    assert groups["lr5_weight"] == tam_linears and len(tam_linears) == 16
+    assert "lr10_bias" not in groups
+    assert "fc.weight" in groups["normal_weight"] and groups["normal_bias"] == ["fc.bias"]
+    assert sorted(n for names in groups.values() for n in names) == sorted(params)
+
+
 def test_partial_bn_keeps_only_the_first_bn_trainable():
     model = tanet.create_model("tanet_r18", num_classes=5, num_segments=4, width=0.125)
     set_train_mode(model, True, partial_bn=True)

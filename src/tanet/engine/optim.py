@@ -19,7 +19,8 @@ lr10_bias              10        0           Linear biases under the linear poli
 ``linear_policy``: ``"official"`` puts *every* ``nn.Linear`` in the x5/x10 groups (the TAM
 repo trains with ``fc_lr5`` on, which also catches TAM's global-branch Linears);
 ``"classifier"`` does this for the classifier only (MMAction2's ``TSMOptimizerConstructor``);
-``"none"`` treats Linear layers like convolutions.
+``"except_classifier"`` for every Linear but the classifier (in TANet: the official boost of TAM's
+global branch, with the classifier at x1); ``"none"`` treats Linear layers like convolutions.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 # Partial BN freezes spatial BatchNorm (the official code switches BatchNorm2d layers to
 # eval mode); BatchNorm1d inside TAM keeps updating its running statistics.
 _SPATIAL_BN_TYPES = (nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+LINEAR_POLICIES = ("official", "classifier", "except_classifier", "none")
 
 GROUP_SPECS = (
     # name, lr_mult, decay_mult
@@ -91,9 +94,8 @@ def build_param_groups(model: nn.Module, linear_policy: str = "official",
     (empty groups are dropped). Raises ``ValueError`` for a parameter-holding leaf module
     of a type without a policy, as the official code does, so nothing is silently left out.
     """
-    if linear_policy not in ("official", "classifier", "none"):
-        raise ValueError(f"linear_policy must be 'official', 'classifier' or 'none', "
-                         f"got {linear_policy!r}")
+    if linear_policy not in LINEAR_POLICIES:
+        raise ValueError(f"linear_policy must be one of {', '.join(LINEAR_POLICIES)}, got {linear_policy!r}")
     model = unwrap(model)
     classifier = find_classifier(model)
     buckets: dict[str, list[nn.Parameter]] = {name: [] for name, _, _ in GROUP_SPECS}
@@ -109,7 +111,8 @@ def build_param_groups(model: nn.Module, linear_policy: str = "official",
                 buckets[f"{prefix}_bias"].append(module.bias)
         elif isinstance(module, nn.Linear):
             boosted = linear_policy == "official" or (
-                linear_policy == "classifier" and module is classifier)
+                linear_policy == "classifier" and module is classifier) or (
+                linear_policy == "except_classifier" and module is not classifier)
             buckets["lr5_weight" if boosted else "normal_weight"].append(module.weight)
             if module.bias is not None:
                 buckets["lr10_bias" if boosted else "normal_bias"].append(module.bias)

@@ -120,8 +120,9 @@ class OptimConfig:
     nesterov: bool = False
     weight_decay: float = 1e-4
     # "official": every Linear weight x5 lr, Linear biases x10 (TAM repo's fc_lr5: new layers on a pretrained
-    # backbone learn faster); "classifier": only the classifier (MMAction2); "none": Linear layers as normal
-    # weights; "auto": official when the model starts from pretrained weights, none from scratch.
+    # backbone learn faster); "classifier": only the classifier (MMAction2); "except_classifier": every Linear
+    # but the classifier (TANet: TAM's global branch); "none": Linear layers as normal weights; "auto":
+    # official when the model starts from pretrained weights, none from scratch.
     linear_lr_policy: str = "auto"
     partial_bn: bool = False
     clip_grad_norm: Optional[float] = 20.0

@@ -39,7 +39,7 @@ def validate(config: Any) -> None:
     _choice("model.zero_init_last", config.model.zero_init_last, (True, False, "auto"))
     _choice("optim.name", config.optim.name, ("sgd", "adamw"))
     _choice("optim.linear_lr_policy", config.optim.linear_lr_policy,
-            ("auto", "official", "classifier", "none"))
+            ("auto", "official", "classifier", "except_classifier", "none"))
     _choice("schedule.name", config.schedule.name, ("step", "cosine"))
     _choice("runtime.amp", config.runtime.amp, ("none", "bf16", "fp16"))
     _choice("runtime.dist_backend", config.runtime.dist_backend, ("auto", "nccl", "gloo"))
