@@ -82,3 +82,37 @@ def test_build_fingerprint_records_and_flags_disagreement(tiny_set, tmp_path):
     one_process = build_fingerprint(rows=rows, datasets={"motion": tiny_set},
                                     pretrained_path=str(tmp_path / "start.pth"), processes=1)
     assert one_process["processes"] == 1 and one_process["digest"] == first["digest"]
+
+
+def test_recipe_digest_ignores_where_and_which_seed_and_sees_every_recipe_key(tmp_path):
+    from pathlib import Path
+
+    from tanet.demo.fingerprint import recipe_digest
+    from tanet.demo.runs import DEFAULT_PLAN, train_config
+    from tanet.engine.config import load_config
+
+    one = train_config(DEFAULT_PLAN, "motion", "tanet_r26", Path("/a/runs/seed0"), 0, pretrained="/home1/pretrain2d/r.pth")
+    two = train_config(DEFAULT_PLAN, "motion", "tanet_r26", Path("/b/runs/seed3"), 3, pretrained="/home2/pretrain2d/r.pth")
+    assert recipe_digest(one) == recipe_digest(two)  # another folder, seed and cache: the same recipe
+    other_model = train_config(DEFAULT_PLAN, "motion", "tsm_r26", Path("/a"), 0, pretrained="/home1/pretrain2d/r.pth")
+    scratch = train_config(DEFAULT_PLAN, "motion", "tanet_r26", Path("/a"), 0, pretrained=None)
+    assert len({recipe_digest(one), recipe_digest(other_model), recipe_digest(scratch)}) == 3
+    # one key of the recipe, as a commit that changes a shipped recipe would
+    boosted = load_config(DEFAULT_PLAN.recipe, ["optim.linear_lr_policy=official"])
+    plain = load_config(DEFAULT_PLAN.recipe, [])
+    assert plain.optim.linear_lr_policy != "official" and recipe_digest(boosted) != recipe_digest(plain)
+
+
+def test_build_fingerprint_hashes_each_cells_recipe(tiny_set):
+    environment = run_environment()
+    rows = [{"kind": "motion", "model": "tanet", "recipe_digest": "r1", "environment": environment},
+            {"kind": "motion", "model": "tanet", "recipe_digest": "r1", "environment": environment},
+            {"kind": "motion", "model": "tsn", "recipe_digest": "r2", "environment": environment}]
+    first = build_fingerprint(rows=rows, datasets={}, pretrained_path=None, processes=1)
+    assert first["recipes"] == {"motion/tanet": "r1", "motion/tsn": "r2"}
+    changed = build_fingerprint(rows=rows[:2] + [{**rows[2], "recipe_digest": "r3"}], datasets={}, pretrained_path=None,
+                                processes=1)
+    assert changed["digest"] != first["digest"]
+    split = build_fingerprint(rows=[rows[0], {**rows[1], "recipe_digest": "r9"}], datasets={}, pretrained_path=None,
+                              processes=1)
+    assert split["recipes"]["motion/tanet"]["disagree"] == ["r1", "r9"]

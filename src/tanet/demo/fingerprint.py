@@ -8,6 +8,8 @@ the numbers of two runs differ, the first differing entry says where to look:
   it from the frames they decoded for training (:func:`decoded_clips_digest`), so it costs no second decode,
   and every worker must agree;
 * ``pretrained_2d``: a SHA-256 of the 2D start's tensors (names, dtypes, shapes, bytes);
+* ``recipes``: per cell (set/model), a SHA-256 of the recipe its runs trained with (:func:`recipe_digest`),
+  so that two commits whose recipes differ never share a fingerprint;
 * ``software``: the torch, numpy, PyAV (and its FFmpeg libraries), torchcodec, Python and tanet versions;
 * ``cpu``: what picks the floating-point kernels: ``torch.backends.cpu.get_cpu_capability()`` as the
   training workers saw it, the CPU model, the settings that override the dispatch
@@ -28,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-__all__ = ["DISPATCH_VARIABLES", "decoded_clips_digest", "tensors_digest", "software_versions", "cpu_info",
+__all__ = ["DISPATCH_VARIABLES", "decoded_clips_digest", "tensors_digest", "recipe_digest", "software_versions", "cpu_info",
            "run_environment", "build_fingerprint"]
 
 # environment variables that change which floating-point kernels torch, oneDNN, MKL and numpy pick
@@ -71,6 +73,22 @@ def tensors_digest(state: Mapping) -> str:
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+# what only places or numbers one run: its folder, its training seed (each row records it), resume and progress
+_RUN_LOCAL_KEYS = (("runtime", "out"), ("runtime", "seed"), ("runtime", "resume"), ("runtime", "progress"))
+
+
+def recipe_digest(config) -> str:
+    """A SHA-256 of one run's recipe: every key of its config but those in ``_RUN_LOCAL_KEYS``; a 2D start
+    given as a file counts as ``<file>`` (its tensors are hashed in ``pretrained_2d``, its path is the cache's)."""
+    values = config.to_dict()
+    for section, key in _RUN_LOCAL_KEYS:
+        values[section].pop(key, None)
+    pretrained = values["model"].get("pretrained")
+    if isinstance(pretrained, str) and (os.sep in pretrained or pretrained.endswith((".pth", ".pt"))):
+        values["model"]["pretrained"] = "<file>"
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _version(package: str) -> Optional[str]:
@@ -147,9 +165,14 @@ def build_fingerprint(*, rows: Sequence[dict], datasets: Mapping[str, object], p
     if pretrained_path:
         state = torch.load(pretrained_path, map_location="cpu", weights_only=True)
         pretrained = {"file": Path(pretrained_path).name, "sha256": tensors_digest(state)}
+    recipes = {}
+    for cell in sorted({(r["kind"], r["model"]) for r in rows if "recipe_digest" in r}):
+        recipes["/".join(cell)] = _agreed([r["recipe_digest"] for r in rows
+                                           if (r["kind"], r["model"]) == cell and "recipe_digest" in r],
+                                          "seeds of one cell trained with different recipes")
     environments = [r["environment"] for r in rows if "environment" in r]
     cpu = _agreed([{k: v for k, v in e.items() if k != "threads"} for e in environments], "runs saw different CPUs")
-    fingerprint = {"data": data, "pretrained_2d": pretrained, "software": software_versions(),
+    fingerprint = {"data": data, "pretrained_2d": pretrained, "recipes": recipes, "software": software_versions(),
                    "cpu": cpu if environments else cpu_info(),
                    "threads_per_run": _agreed([e["threads"] for e in environments], "runs used different threads")
                    if environments else torch.get_num_threads(),

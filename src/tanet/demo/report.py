@@ -117,6 +117,11 @@ def fingerprint_lines(fingerprint: dict) -> list[str]:
     if fingerprint.get("pretrained_2d"):
         lines.append(f"- 2D start `{fingerprint['pretrained_2d']['file']}`: tensors "
                      f"`{fingerprint['pretrained_2d']['sha256'][:16]}`")
+    recipes = fingerprint.get("recipes") or {}
+    if recipes:
+        split = [cell for cell, value in recipes.items() if not isinstance(value, str)]
+        lines.append(f"- recipes: {len(recipes)} cells, one SHA-256 each in metrics.json"
+                     + (f"; **seeds trained with different recipes** in {', '.join(split)}" if split else ""))
     if "capability" in cpu:
         dispatch = ", ".join(f"{k}={v}" for k, v in cpu["dispatch_env"].items()) or "no dispatch overrides"
         lines.append(f"- CPU: {cpu['model']} ({cpu['machine']}), torch CPU capability **{cpu['capability']}**, "

@@ -183,7 +183,7 @@ def run_job(job: Job) -> dict:
                                   protocol="efficient", batch_size=config.data.batch_size, device="cpu",
                                   progress=False)
     tested = time.perf_counter()
-    from tanet.demo.fingerprint import run_environment
+    from tanet.demo.fingerprint import recipe_digest, run_environment
 
     (run_dir / "console.txt").write_text(console.getvalue())
     row = {
@@ -195,7 +195,7 @@ def run_job(job: Job) -> dict:
         "decoded_files": memory_cache_info()["misses"] - misses_before,
         "history": [{k: r[k] for k in ("epoch", "train_loss", "train_top1", "lr") if k in r} for r in result.history],
         "checkpoint": str(result.last_checkpoint), "confusion_png": str(run_dir / "test" / "confusion.png"),
-        "environment": run_environment(), "clips_digest": _clips_digest(dataset),
+        "environment": run_environment(), "clips_digest": _clips_digest(dataset), "recipe_digest": recipe_digest(config),
     }
     if job.kind == "motion":
         pairs = pair_accuracies(metrics["confusion"])
