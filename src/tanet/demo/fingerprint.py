@@ -82,11 +82,16 @@ _RUN_LOCAL_KEYS = (("runtime", "out"), ("runtime", "seed"), ("runtime", "resume"
 def recipe_digest(config) -> str:
     """A SHA-256 of one run's recipe: every key of its config but those in ``_RUN_LOCAL_KEYS``; a 2D start
     given as a file counts as ``<file>`` (its tensors are hashed in ``pretrained_2d``, its path is the cache's)."""
+    from tanet.engine.pretrain2d import is_synthetic
+    from tanet.factory import SCRATCH
+    from tanet.interop.imagenet import is_imagenet
+
     values = config.to_dict()
     for section, key in _RUN_LOCAL_KEYS:
         values[section].pop(key, None)
     pretrained = values["model"].get("pretrained")
-    if isinstance(pretrained, str) and (os.sep in pretrained or pretrained.endswith((".pth", ".pt"))):
+    # what model.pretrained is not a name of (scratch, imagenet[:...], synthetic[:...]) is a file
+    if pretrained not in (None, SCRATCH) and not is_imagenet(pretrained) and not is_synthetic(pretrained):
         values["model"]["pretrained"] = "<file>"
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -165,11 +170,12 @@ def build_fingerprint(*, rows: Sequence[dict], datasets: Mapping[str, object], p
     if pretrained_path:
         state = torch.load(pretrained_path, map_location="cpu", weights_only=True)
         pretrained = {"file": Path(pretrained_path).name, "sha256": tensors_digest(state)}
-    recipes = {}
-    for cell in sorted({(r["kind"], r["model"]) for r in rows if "recipe_digest" in r}):
-        recipes["/".join(cell)] = _agreed([r["recipe_digest"] for r in rows
-                                           if (r["kind"], r["model"]) == cell and "recipe_digest" in r],
-                                          "seeds of one cell trained with different recipes")
+    digests_by_cell: dict[str, list] = {}
+    for r in rows:
+        if "recipe_digest" in r:
+            digests_by_cell.setdefault(f"{r['kind']}/{r['model']}", []).append(r["recipe_digest"])
+    recipes = {cell: _agreed(digests, "seeds of one cell trained with different recipes")
+               for cell, digests in sorted(digests_by_cell.items())}
     environments = [r["environment"] for r in rows if "environment" in r]
     cpu = _agreed([{k: v for k, v in e.items() if k != "threads"} for e in environments], "runs saw different CPUs")
     fingerprint = {"data": data, "pretrained_2d": pretrained, "recipes": recipes, "software": software_versions(),

@@ -29,14 +29,14 @@ from typing import Iterable, Optional
 import torch
 from torch import nn
 
+from tanet.engine.config.validation import LINEAR_POLICY_NAMES
+
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
                nn.ConvTranspose3d)
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 # Partial BN freezes spatial BatchNorm (the official code switches BatchNorm2d layers to
 # eval mode); BatchNorm1d inside TAM keeps updating its running statistics.
 _SPATIAL_BN_TYPES = (nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
-
-LINEAR_POLICIES = ("official", "classifier", "except_classifier", "none")
 
 GROUP_SPECS = (
     # name, lr_mult, decay_mult
@@ -94,8 +94,8 @@ def build_param_groups(model: nn.Module, linear_policy: str = "official",
     (empty groups are dropped). Raises ``ValueError`` for a parameter-holding leaf module
     of a type without a policy, as the official code does, so nothing is silently left out.
     """
-    if linear_policy not in LINEAR_POLICIES:
-        raise ValueError(f"linear_policy must be one of {', '.join(LINEAR_POLICIES)}, got {linear_policy!r}")
+    if linear_policy not in LINEAR_POLICY_NAMES:
+        raise ValueError(f"linear_policy must be one of {', '.join(LINEAR_POLICY_NAMES)}, got {linear_policy!r}")
     model = unwrap(model)
     classifier = find_classifier(model)
     buckets: dict[str, list[nn.Parameter]] = {name: [] for name, _, _ in GROUP_SPECS}

@@ -9,10 +9,12 @@ from typing import Any
 
 from .fields import ConfigError
 
-__all__ = ["TEST_PROTOCOL_NAMES", "validate"]
+__all__ = ["LINEAR_POLICY_NAMES", "TEST_PROTOCOL_NAMES", "validate"]
 
 # tanet.data.TEST_PROTOCOLS (not imported: loading a config must not load torch)
 TEST_PROTOCOL_NAMES = ("efficient", "accurate", "twice_sample", "dense")
+# optim.linear_lr_policy's values past "auto" (engine.optim.build_param_groups takes these)
+LINEAR_POLICY_NAMES = ("official", "classifier", "except_classifier", "none")
 # the seeds numpy and torch both accept (numpy's generator takes [0, 2**32))
 SEED_RANGE = (0, 2**32 - 1)
 
@@ -39,7 +41,7 @@ def validate(config: Any) -> None:
     _choice("model.zero_init_last", config.model.zero_init_last, (True, False, "auto"))
     _choice("optim.name", config.optim.name, ("sgd", "adamw"))
     _choice("optim.linear_lr_policy", config.optim.linear_lr_policy,
-            ("auto", "official", "classifier", "except_classifier", "none"))
+            ("auto",) + LINEAR_POLICY_NAMES)
     _choice("schedule.name", config.schedule.name, ("step", "cosine"))
     _choice("runtime.amp", config.runtime.amp, ("none", "bf16", "fp16"))
     _choice("runtime.dist_backend", config.runtime.dist_backend, ("auto", "nccl", "gloo"))
