@@ -9,6 +9,7 @@ from tanet.analysis.evidence import (
     NOT_SHOWN,
     claim,
     paired_difference,
+    seeds_to_decide,
     summarize,
     t_quantile_975,
     verdict,
@@ -92,3 +93,36 @@ def test_half_width_is_printed_and_recorded():
     record = claim("a beats b", [10, 12, 14], [8, 9, 10]).to_dict()
     assert record["half_width"] == pytest.approx(2.484, abs=1e-3)
     assert paired_difference([1.0], [0.0]).half_width is None
+
+
+def test_seeds_to_decide_by_hand():
+    # differences 0..4: mean 2, sd sqrt(2.5) = 1.58114. n = 4: 3.182 * 1.58114 / 2 = 2.5156 > 2;
+    # n = 5: 2.776 * 1.58114 / sqrt(5) = 1.9630 < 2 -> 5 seeds (and the interval at n = 5 just excludes 0)
+    interval = paired_difference([0, 1, 2, 3, 4], [0, 0, 0, 0, 0])
+    assert seeds_to_decide(interval) == 5
+    # against a threshold of 1: distance 1; n = 12: 2.201 * 1.58114 / sqrt(12) = 1.0046 > 1;
+    # n = 13: 2.179 * 1.58114 / sqrt(13) = 0.9556 < 1 -> 13
+    assert seeds_to_decide(interval, threshold=1.0) == 13
+    # a near tie: differences -1, +1, -1, +1, -0.5: mean -0.1, squared deviations 0.81 + 1.21 + 0.81 + 1.21 + 0.16
+    # = 4.2, sd sqrt(4.2 / 4) = 1.02470; (1.96 * 1.0247 / 0.1)^2 = 403.4 seeds and more (t > 1.96 at any n)
+    tie = paired_difference([-1, 1, -1, 1, -0.5], [0, 0, 0, 0, 0])
+    needed = seeds_to_decide(tie)
+    assert 403 < needed < 420
+    sd = math.sqrt(4.2 / 4)
+    half_width = lambda n: t_quantile_975(n - 1) * sd / math.sqrt(n)  # noqa: E731
+    assert half_width(needed) < 0.1 < half_width(needed - 1)
+    assert seeds_to_decide(tie, limit=100) is None
+    # no spread: two seeds decide; the mean on the threshold or one seed: unknown
+    assert seeds_to_decide(paired_difference([3, 3, 3], [1, 1, 1])) == 2
+    assert seeds_to_decide(paired_difference([1, 3], [2, 2])) is None
+    assert seeds_to_decide(paired_difference([1.0], [0.0])) is None
+
+
+def test_claims_carry_seeds_to_decide_against_their_margin():
+    # differences 22, 25, 28 (mean 25, sd 3) against a 20-point margin: distance 5; n = 4: 3.182 * 3 / 2 = 4.773 < 5
+    # (n = 3: 4.303 * 3 / sqrt(3) = 7.453 > 5) -> 4
+    by_twenty = claim("a beats b by 20", [72, 75, 78], [50, 50, 50], margin=20)
+    assert by_twenty.verdict == NOT_SHOWN and by_twenty.seeds_needed == 4
+    assert by_twenty.to_dict()["seeds_to_decide"] == 4
+    assert "seeds to decide: 4" in by_twenty.line()
+    assert claim("one", [1.0], [0.0]).seeds_text() == "one seed: unknown"

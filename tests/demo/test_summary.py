@@ -20,7 +20,11 @@ def test_headline_claims_and_the_non_inferiority_margin():
             + _rows("appearance", "tanet", [80, 79, 81, 80, 78]) + _rows("appearance", "tsn", [82, 80, 83, 81, 80]))
     claims = {c.name: c for c in accuracy_claims(aggregate(rows, ("motion", "appearance"), ("tanet", "tsn", "tsm", "i3d")))}
     headline = [name for name, c in claims.items() if c.extra.get("headline")]
-    assert len(headline) == 4
+    # TANet above TSM is reported with its verdict but is not a headline: the demo is not sized to decide it
+    assert sorted(headline) == sorted(["motion set: TANet above TSN (top-1)", "motion set: TANet above I3D (top-1)",
+                                       f"appearance set: TANet not below TSN by more than {NON_INFERIORITY:g} points "
+                                       "(top-1)"])
+    assert "not sized to decide" in claims["motion set: TANet above TSM (top-1)"].detail
     assert claims["motion set: TANet above TSN (top-1)"].verdict == HELD
     assert claims["motion set: TANet above TSM (top-1)"].verdict == HELD
     assert claims["motion set: TANet above I3D (top-1)"].verdict == DID_NOT_HOLD

@@ -89,8 +89,8 @@ def format_table(results: Sequence[AblationResult], base_config: Optional[TrainC
     for sweep, entry in summary.items():
         if len(seeds) > 1:
             lines += [f"**{sweep}** (paper's choice: {entry['choice'] or 'not in this sweep'})", "",
-                      "| row | top-1 (%) mean ± sd | per seed | − paper's choice [95 % interval] | verdict | "
-                      "params (M) | GFLOPs | train time |", "|---|---:|---|---|---|---:|---:|---:|"]
+                      "| row | top-1 (%) mean ± sd | per seed | − paper's choice [95 % interval] | verdict | seeds to decide | "
+                      "params (M) | GFLOPs | train time |", "|---|---:|---|---|---|---:|---:|---:|---:|"]
         else:
             lines += [f"**{sweep}**", "", "| row | top-1 (%) | top-5 (%) | params (M) | GFLOPs | train time |",
                       "|---|---:|---:|---:|---:|---:|"]
@@ -100,10 +100,10 @@ def format_table(results: Sequence[AblationResult], base_config: Optional[TrainC
             if len(seeds) > 1:
                 c = row["claim"]
                 difference = "(the choice)" if label == entry["choice"] else ("" if c is None else c.interval.text())
-                verdict = "" if c is None else c.verdict
+                verdict, needed = ("", "") if c is None else (c.verdict, c.seeds_text())
                 lines.append(f"| {label} | {row['top1']:.1f} ± {row['top1_std'] or 0:.1f} | "
                              + ", ".join(f"{v:.1f}" for v in row["top1_seeds"])
-                             + f" | {difference} | {verdict} | {r.params_m:.3f} | {r.gflops:.4f} | {_duration(mean_time)} |")
+                             + f" | {difference} | {verdict} | {needed} | {r.params_m:.3f} | {r.gflops:.4f} | {_duration(mean_time)} |")
             else:
                 lines.append(f"| {label} | {r.top1:.2f} | {r.top5:.2f} | {r.params_m:.3f} | {r.gflops:.4f} | "
                              f"{_duration(r.train_time_s)} |")
@@ -111,7 +111,8 @@ def format_table(results: Sequence[AblationResult], base_config: Optional[TrainC
     if len(seeds) > 1:
         lines += ["A row's verdict is about the paper's ordering: **held** when the interval of row − choice lies "
                   "below 0 (the paper's choice is better), **not shown** when it contains 0, **did not hold** when "
-                  "it lies above 0.", ""]
+                  "it lies above 0. Seeds to decide: how many seeds would put the interval on one side of 0 if "
+                  "further seeds spread as these did (a verdict decided with about that many seeds is fragile).", ""]
     return "\n".join(lines)
 
 

@@ -8,6 +8,11 @@ difference A − B, ``mean ± t(0.975, n−1) · sd / √n``:
 * **not shown**: it contains 0 (or there are fewer than two seeds);
 * **did not hold**: it lies entirely on the other side.
 
+How fragile a verdict is: :func:`seeds_to_decide` is the number of seeds at which an interval with the
+measured mean and spread would just exclude the claim's threshold. A verdict decided with about as many
+seeds as that flips on the next set of seeds about half the time; a "not shown" that needs 40 seeds is
+one the run was not sized to decide.
+
 numpy only (no scipy): Student's t quantiles come from a table for 1..30 degrees of freedom and a
 Cornish–Fisher expansion beyond (error < 1e-3 there).
 """
@@ -20,7 +25,7 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 
 __all__ = ["T975", "t_quantile_975", "CellStats", "Interval", "Claim", "HELD", "NOT_SHOWN", "DID_NOT_HOLD",
-           "summarize", "paired_difference", "verdict", "claim"]
+           "summarize", "paired_difference", "verdict", "seeds_to_decide", "claim"]
 
 HELD, NOT_SHOWN, DID_NOT_HOLD = "held", "not shown", "did not hold"
 Side = Literal["greater", "less"]
@@ -101,6 +106,8 @@ class Claim:
     detail: str = ""
     side: str = "greater"
     extra: dict = field(default_factory=dict)
+    # seeds that would decide it at the measured mean and spread (:func:`seeds_to_decide`; None: unknown or > 1000)
+    seeds_needed: Optional[int] = None
 
     def to_dict(self) -> dict:
         half = self.interval.half_width
@@ -108,10 +115,17 @@ class Claim:
                 "mean_difference": round(self.interval.mean, 3),
                 "half_width": None if half is None else round(half, 3),
                 "differences": [round(d, 3) for d in self.interval.differences],
-                "claimed_side": self.side, "detail": self.detail, **self.extra}
+                "claimed_side": self.side, "seeds_to_decide": self.seeds_needed, "detail": self.detail, **self.extra}
+
+    def seeds_text(self) -> str:
+        """``"decided by 3 seeds at this spread"`` or why not (the ``seeds to decide`` column of the reports)."""
+        if self.interval.n < 2:
+            return "one seed: unknown"
+        return "more than 1000" if self.seeds_needed is None else str(self.seeds_needed)
 
     def line(self) -> str:
-        return f"[{self.verdict}] {self.name}: {self.interval.text()}" + (f" ({self.detail})" if self.detail else "")
+        return (f"[{self.verdict}] {self.name}: {self.interval.text()}; seeds to decide: {self.seeds_text()}"
+                + (f" ({self.detail})" if self.detail else ""))
 
 
 def summarize(values: Sequence[float]) -> CellStats:
@@ -152,6 +166,28 @@ def verdict(interval: Interval, side: Side = "greater") -> str:
     return NOT_SHOWN
 
 
+def seeds_to_decide(interval: Interval, threshold: float = 0.0, limit: int = 1000) -> Optional[int]:
+    """The smallest number of seeds n >= 2 for which ``t(0.975, n−1) · sd / √n < |mean − threshold|``, with
+    this interval's mean and sample sd of the differences: how many seeds would decide the claim if further
+    seeds spread as these did. None when it cannot be said (fewer than 2 differences, the mean on the
+    threshold) or when it would take more than ``limit``."""
+    if interval.n < 2:
+        return None
+    distance = abs(interval.mean - threshold)
+    sd = float(np.std(np.asarray(interval.differences, dtype=np.float64), ddof=1))
+    if sd == 0.0:
+        return 2 if distance > 0 else None
+    if distance == 0.0:
+        return None
+    # t(0.975, n-1) > 1.96, so n must exceed (1.96 sd / distance)^2; step up from there
+    n = max(2, int((_Z975 * sd / distance) ** 2))
+    while n <= limit:
+        if t_quantile_975(n - 1) * sd / math.sqrt(n) < distance:
+            return n
+        n += 1
+    return None
+
+
 def claim(name: str, a: Sequence[float], b: Sequence[float], *, side: Side = "greater", margin: float = 0.0,
           detail: str = "", **extra) -> Claim:
     """The claim ``name``: ``a − b`` (paired by seed) is above ``margin`` (``side="greater"``) or below
@@ -161,4 +197,4 @@ def claim(name: str, a: Sequence[float], b: Sequence[float], *, side: Side = "gr
     shifted = Interval(interval.mean - shift, None if interval.low is None else interval.low - shift,
                        None if interval.high is None else interval.high - shift, interval.differences)
     extra = {"margin": margin, **extra} if margin else dict(extra)
-    return Claim(name, verdict(shifted, side), interval, detail, side, extra)
+    return Claim(name, verdict(shifted, side), interval, detail, side, extra, seeds_to_decide(interval, shift))

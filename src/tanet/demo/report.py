@@ -97,10 +97,11 @@ def accuracy_table(metrics: dict, models: dict) -> str:
 
 
 def _claims_table(claims) -> list[str]:
-    lines = ["| claim | verdict | mean difference ± half-width [95 % interval] | per seed |", "|---|---|---|---|"]
+    lines = ["| claim | verdict | mean difference ± half-width [95 % interval] | seeds to decide | per seed |",
+             "|---|---|---|---:|---|"]
     for c in claims:
         name = f"**{c.name}**" if c.extra.get("headline") else c.name
-        lines.append(f"| {name} | **{c.verdict}** | {c.interval.text()} | "
+        lines.append(f"| {name} | **{c.verdict}** | {c.interval.text()} | {c.seeds_text()} | "
                      + ", ".join(f"{d:+.3g}" for d in c.interval.differences) + " |")
     return lines
 
@@ -151,7 +152,10 @@ def write_report(out: Path, *, command: str, protocol_text: str, datasets: dict,
         f"Seeds: {', '.join(map(str, seeds))} (every cell is trained once per seed; the data sets are fixed). "
         "Cells are mean ± sample standard deviation over seeds; a claim is decided by the 95 % t interval of the "
         "difference paired by seed: **held** (entirely on the claimed side of 0), **not shown** (contains 0), "
-        "**did not hold** (entirely on the other side). Headline claims are in bold.", "",
+        "**did not hold** (entirely on the other side). Headline claims, those the demo is sized to decide, are in "
+        "bold. Seeds to decide: how many seeds would put the interval on one side of the claim's threshold if "
+        "further seeds spread as these did; a verdict decided with about that many seeds may flip on the next "
+        "seeds or the next machine.", "",
     ]
     for kind, dataset in datasets.items():
         lines.append(f"- {kind} set: {dataset.num_train} training / {dataset.num_val} test clips, "

@@ -7,13 +7,20 @@ from typing import Sequence
 from tanet.analysis.evidence import Claim, claim, summarize
 from tanet.models.block_names import block_aliases, parse_block_name
 
-__all__ = ["METRICS", "MARGIN_MOTION", "NON_INFERIORITY", "aggregate", "accuracy_claims", "kernel_claims"]
+__all__ = ["METRICS", "MARGIN_MOTION", "NON_INFERIORITY", "TSM_GAP_DETAIL", "aggregate", "accuracy_claims",
+           "kernel_claims"]
 
 METRICS = ("top1", "top5", "mean_class_acc", "pair_top1", "within_pair_top1")
 MARGIN_MOTION = 20.0  # an earlier issue's expectation: TANet ahead of TSN on the motion set by >= 20 points
 # "on par" on the appearance set, fixed before any run: within 5 points, about two binomial standard deviations
 # of one run's top-1 on the appearance test split
 NON_INFERIORITY = 5.0
+# TANet above TSM is reported, not a headline: the demo is not sized to decide it. The paper-scale gap is about
+# 2 points (MMAction2's own Something-Something V1 8-frame models: TANet 47.45, TSM 45.58 top-1; its
+# configs/recognition/{tanet,tsm}/README.md), and the demo's paired differences TANet − TSM spread by 3.6-5.8
+# points over 5 seeds (three demos, two ISA settings); showing a 1.9-point gap at 80 % power would take
+# ((1.96 + 0.84) * 4.5 / 1.9)^2, about 44 seeds. Each claim's "seeds to decide" says the same from the run's data.
+TSM_GAP_DETAIL = "not sized to decide: the paper-scale gap is about 2 points, within the spread over seeds"
 
 
 def aggregate(rows: Sequence[dict], kinds: Sequence[str], models: Sequence[str]) -> dict:
@@ -54,11 +61,11 @@ def accuracy_claims(metrics: dict) -> list[Claim]:
         claims.append(claim("motion set: TANet above TSN (top-1)", _seeds(metrics, "motion", "tanet"),
                             _seeds(metrics, "motion", "tsn"), detail="difference TANet − TSN, points; the paper's "
                             "central claim", headline=True))
-        for other, name in (("tsm", "TSM"), ("i3d", "I3D")):
+        for other, name, headline, detail in (("tsm", "TSM", False, TSM_GAP_DETAIL), ("i3d", "I3D", True, "")):
             if other in motion:
                 claims.append(claim(f"motion set: TANet above {name} (top-1)", _seeds(metrics, "motion", "tanet"),
-                                    _seeds(metrics, "motion", other), detail=f"difference TANet − {name}",
-                                    headline=True))
+                                    _seeds(metrics, "motion", other), headline=headline,
+                                    detail=f"difference TANet − {name}" + (f"; {detail}" if detail else "")))
     if "tanet" in appearance and "tsn" in appearance:
         claims.append(claim(f"appearance set: TANet not below TSN by more than {NON_INFERIORITY:g} points (top-1)",
                             _seeds(metrics, "appearance", "tanet"), _seeds(metrics, "appearance", "tsn"),
