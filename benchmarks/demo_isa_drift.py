@@ -207,15 +207,22 @@ def compare(args) -> None:
                   + f"   mean {cell['top1']:.1f} -> {other['top1']:.1f}")
     print(f"  largest per-seed change {worst:.1f} points" if compared else "  (no cell trained with the same seeds)")
     claims = {c["name"]: c for c in second.get("claims", [])}
-    agree = 0
-    print("\nverdicts (A | B):")
+    agree, key_agree, key_total = 0, 0, 0
+    print("\nverdicts (A | B), and the seeds each would need at its spread (A, B):")
     for claim in first.get("claims", []):
         other = claims.get(claim["name"])
         same = other is not None and other["verdict"] == claim["verdict"]
         agree += same
+        # the claims the issue asks to come out the same: the headline accuracy claims and the kernel claims
+        if claim.get("headline") or claim.get("kind") == "kernel":
+            key_total += 1
+            key_agree += same
+        needed = f"{claim.get('seeds_to_decide', '?')!s:>4}, {(other or {}).get('seeds_to_decide', '?')!s:>4}"
         mark = "same" if same else "DIFFERENT"
-        print(f"  {mark:9s} {claim['verdict']:12s} | {other['verdict'] if other else '-':12s} {claim['name']}")
-    print(f"\n{agree}/{len(first.get('claims', []))} verdicts agree")
+        print(f"  {mark:9s} {claim['verdict']:12s} | {other['verdict'] if other else '-':12s} {needed}  "
+              f"{'*' if claim.get('headline') else ' '} {claim['name']}")
+    print(f"\n{agree}/{len(first.get('claims', []))} verdicts agree; headline (*) and kernel claims: "
+          f"{key_agree}/{key_total}")
 
 
 def main() -> None:

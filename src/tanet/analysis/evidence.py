@@ -9,9 +9,9 @@ difference A − B, ``mean ± t(0.975, n−1) · sd / √n``:
 * **did not hold**: it lies entirely on the other side.
 
 How fragile a verdict is: :func:`seeds_to_decide` is the number of seeds at which an interval with the
-measured mean and spread would just exclude the claim's threshold. A verdict decided with about as many
-seeds as that flips on the next set of seeds about half the time; a "not shown" that needs 40 seeds is
-one the run was not sized to decide.
+measured mean and spread would just exclude the claim's threshold. A verdict reached with about as many
+seeds as the run had may come out otherwise on the next seeds or the next machine; a "not shown" that
+needs 40 seeds is one the run was not sized to decide.
 
 numpy only (no scipy): Student's t quantiles come from a table for 1..30 degrees of freedom and a
 Cornish–Fisher expansion beyond (error < 1e-3 there).
@@ -118,7 +118,7 @@ class Claim:
                 "claimed_side": self.side, "seeds_to_decide": self.seeds_needed, "detail": self.detail, **self.extra}
 
     def seeds_text(self) -> str:
-        """``"decided by 3 seeds at this spread"`` or why not (the ``seeds to decide`` column of the reports)."""
+        """The ``seeds to decide`` column of the reports: ``"3"``, ``"more than 1000"`` or ``"one seed: unknown"``."""
         if self.interval.n < 2:
             return "one seed: unknown"
         return "more than 1000" if self.seeds_needed is None else str(self.seeds_needed)
