@@ -182,14 +182,21 @@ def _silence_stdout() -> int:
 class _KeepCtrlC:
     """While :func:`main` runs, an unraisable-exception hook that does not lose Ctrl-C: a KeyboardInterrupt
     raised where Python can only print it (an at-fork hook while a worker starts, a finaliser) is raised
-    again in the main thread, where main() turns it into one line and exit code 130."""
+    again in the main thread, where main() turns it into one line and exit code 130.
+
+    Once main() has caught the interrupt (``interrupted``), what the interrupt left half-built fails in its
+    finaliser as it is freed (a DataLoader iterator interrupted while starting its workers has no
+    ``_workers_status`` for its ``__del__``): the user asked to stop, so those are not printed."""
 
     def __init__(self):
         self.previous = sys.unraisablehook
         self.active = True
+        self.interrupted = False
         sys.unraisablehook = self.hook
 
     def hook(self, unraisable) -> None:
+        if self.interrupted:
+            return
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             self.previous(unraisable)
             return
@@ -208,6 +215,10 @@ class _KeepCtrlC:
 
     def close(self) -> None:
         self.active = False
+        if self.interrupted:
+            import gc
+
+            gc.collect()  # free what the interrupt left in reference cycles while this hook still quiets it
         sys.unraisablehook = self.previous
 
 
@@ -238,6 +249,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be answered quietly
         return code
     except KeyboardInterrupt:
+        keep_ctrl_c.interrupted = True
         print(f"{prefix}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError as error:
