@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from tanet.analysis.ablation_results import MODEL_OPTIONS, AblationResult
-from tanet.analysis.evidence import claim, summarize
+from tanet.analysis.evidence import SEEDS_TO_DECIDE_NOTE, claim, summarize
 from tanet.engine.config import TrainConfig
 from tanet.utils.io import atomic_write_json
 
@@ -111,8 +111,7 @@ def format_table(results: Sequence[AblationResult], base_config: Optional[TrainC
     if len(seeds) > 1:
         lines += ["A row's verdict is about the paper's ordering: **held** when the interval of row − choice lies "
                   "below 0 (the paper's choice is better), **not shown** when it contains 0, **did not hold** when "
-                  "it lies above 0. Seeds to decide: how many seeds would put the interval on one side of 0 if "
-                  "further seeds spread as these did (a verdict decided with about that many seeds is fragile).", ""]
+                  "it lies above 0. " + SEEDS_TO_DECIDE_NOTE, ""]
     return "\n".join(lines)
 
 

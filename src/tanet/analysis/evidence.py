@@ -25,9 +25,13 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 
 __all__ = ["T975", "t_quantile_975", "CellStats", "Interval", "Claim", "HELD", "NOT_SHOWN", "DID_NOT_HOLD",
-           "summarize", "paired_difference", "verdict", "seeds_to_decide", "claim"]
+           "SEEDS_TO_DECIDE_NOTE", "summarize", "paired_difference", "verdict", "seeds_to_decide", "claim"]
 
 HELD, NOT_SHOWN, DID_NOT_HOLD = "held", "not shown", "did not hold"
+# what the "seeds to decide" column means, under every table that has one (the demo's report, the ablation's)
+SEEDS_TO_DECIDE_NOTE = ("Seeds to decide: how many seeds would put the interval on one side of the claim's threshold "
+                        "if further seeds spread as these did; a verdict reached with about that many seeds may come "
+                        "out otherwise on the next seeds or the next machine.")
 Side = Literal["greater", "less"]
 
 # t(0.975, df) for df = 1..30 (standard two-sided 95 % table)

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from tanet.analysis.evidence import SEEDS_TO_DECIDE_NOTE
 from tanet.utils.io import atomic_write, atomic_write_text
 
 __all__ = ["write_curves", "write_accuracy_chart", "accuracy_table", "fingerprint_lines", "write_report", "COLOURS"]
@@ -153,9 +154,7 @@ def write_report(out: Path, *, command: str, protocol_text: str, datasets: dict,
         "Cells are mean ± sample standard deviation over seeds; a claim is decided by the 95 % t interval of the "
         "difference paired by seed: **held** (entirely on the claimed side of 0), **not shown** (contains 0), "
         "**did not hold** (entirely on the other side). Headline claims, those the demo is sized to decide, are in "
-        "bold. Seeds to decide: how many seeds would put the interval on one side of the claim's threshold if "
-        "further seeds spread as these did; a verdict decided with about that many seeds may flip on the next "
-        "seeds or the next machine.", "",
+        "bold. " + SEEDS_TO_DECIDE_NOTE, "",
     ]
     for kind, dataset in datasets.items():
         lines.append(f"- {kind} set: {dataset.num_train} training / {dataset.num_val} test clips, "
